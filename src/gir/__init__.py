@@ -1,0 +1,21 @@
+"""gir: general image restoration.
+
+Importing ``gir`` is cheap: subpackages (``gir.degradations``, ``gir.io``, ``gir.metrics``, ...) load on
+first use, so ``import gir`` pulls in neither torch nor OpenCV.
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("degradations", "io", "metrics", "registry", "errors", "cli")
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"gir.{name}")
+    raise AttributeError(f"module 'gir' has no attribute {name!r}")
+
+
+__all__ = ["__version__", *_SUBMODULES]
