@@ -47,3 +47,31 @@ def filter2d(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Convolve each channel of HxWxC ``img`` with ``kernel`` (true convolution, reflected borders)."""
     flipped = np.ascontiguousarray(kernel[::-1, ::-1])
     return cv2.filter2D(img, -1, flipped, borderType=cv2.BORDER_REFLECT_101)
+
+
+def motion_kernel(length: float, angle: float) -> np.ndarray:
+    """Straight-line (linear motion) kernel ``length`` pixels long, odd-sized, summing to 1.
+
+    ``angle`` is the direction of motion in degrees, counter-clockwise from the +x axis as the image is
+    displayed (90 = vertical). The path is sampled at >= 4 points per pixel and splatted bilinearly, so its
+    second moment along the path is that of a uniform segment (length**2 / 12). Length 0 is the identity.
+    """
+    half = max(length, 0.0) / 2.0
+    r = int(np.ceil(half)) + 1
+    size = 2 * r + 1
+    n = max(2, int(np.ceil(4 * length)))
+    t = (np.arange(n) + 0.5) * (2 * half / n) - half
+    a = np.deg2rad(angle)
+    xs, ys = r + t * np.cos(a), r - t * np.sin(a)  # image y points down
+    x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
+    fx, fy = xs - x0, ys - y0
+    k = np.zeros((size, size), dtype=np.float64)
+    for dy, wy in ((0, 1 - fy), (1, fy)):
+        for dx, wx in ((0, 1 - fx), (1, fx)):
+            np.add.at(k, (y0 + dy, x0 + dx), wy * wx)
+    return (k / k.sum()).astype(np.float32)
+
+
+def gaussian_size(sigma: float, truncate: float = 3.0) -> int:
+    """Odd kernel size covering +-``truncate`` standard deviations (at least 1)."""
+    return 2 * int(np.ceil(truncate * max(sigma, 0.0))) + 1

@@ -7,6 +7,7 @@ The returned recipe carries every drawn parameter and a seed for the ops' own ra
 """
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 import numpy as np
@@ -24,11 +25,10 @@ def default_pool() -> list[str]:
 def parse_order(order: str | int | tuple[int, int]) -> tuple[int, int]:
     """``3`` -> (3, 3); ``"1-5"`` -> (1, 5); validates 1 <= lo <= hi."""
     if isinstance(order, str):
-        lo_s, _, hi_s = order.partition("-")
-        try:
-            lo, hi = int(lo_s), int(hi_s or lo_s)
-        except ValueError:
-            raise ValueError(f"order {order!r}: expected N or LO-HI, e.g. 1-5") from None
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", order)
+        if not m:
+            raise ValueError(f"order {order!r}: expected N or LO-HI, e.g. 1-5")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
     elif isinstance(order, int):
         lo = hi = order
     else:

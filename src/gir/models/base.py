@@ -1,16 +1,46 @@
 """Common base for restoration networks: B x 3 x H x W in [0, 1] in, same size out, any H and W."""
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gir.errors import GirError
+
+
+class ModelConfigError(GirError, ValueError):
+    """An architecture was asked for an unknown preset or an unknown / inconsistent hyper-parameter."""
+
+
+def resolve_preset(arch: str, presets: Mapping[str, Mapping[str, Any]], preset: str,
+                   overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``presets[preset]`` updated with ``overrides``; unknown presets or keys raise ModelConfigError.
+
+    The keys of a preset are the architecture's complete list of hyper-parameters, so a typo in a config
+    fails loudly instead of being ignored.
+    """
+    if preset not in presets:
+        raise ModelConfigError(f"{arch}: unknown preset {preset!r}; known: {', '.join(presets)}")
+    base = dict(presets[preset])
+    unknown = sorted(set(overrides) - set(base))
+    if unknown:
+        raise ModelConfigError(f"{arch}: unknown parameter(s) {', '.join(unknown)}; known: {', '.join(base)}")
+    base.update(overrides)
+    return base
+
 
 class RestorationNet(nn.Module):
     """Subclasses implement :meth:`body` for inputs whose H and W are multiples of ``size_multiple``;
-    :meth:`forward` pads (reflect, replicate where the image is too small to reflect) and crops back."""
+    :meth:`forward` pads (reflect, replicate where the image is too small to reflect) and crops back.
+
+    ``size_multiple`` may be set per instance (it depends on depth / window size for some designs).
+    ``hparams`` holds the resolved preset of architectures built from presets.
+    """
 
     size_multiple: int = 1
+    hparams: dict[str, Any]
 
     def body(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

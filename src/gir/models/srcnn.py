@@ -1,11 +1,16 @@
-"""SRCNN (Dong et al.): three convolutions 9-5-5, GIR's acceptance line (paper 000)."""
+"""SRCNN (Dong et al.): three convolutions 9-5-5, GIR's acceptance line (paper 000).
+
+Differences from the 2014 design, both for same-resolution restoration of RGB: it works on the three
+colour channels instead of luminance, and it predicts a correction added to the input (global residual).
+"""
 from __future__ import annotations
 
 from torch import nn
 
 from gir.models import MODELS
-from gir.models.base import RestorationNet
+from gir.models.base import RestorationNet, resolve_preset
 
+# c1, c2: widths of the 9x9 and 5x5 layers (64 / 32 in the paper; cheap enough for CPU as is).
 PRESETS = {"paper": dict(c1=64, c2=32), "small": dict(c1=64, c2=32)}
 
 
@@ -13,9 +18,9 @@ PRESETS = {"paper": dict(c1=64, c2=32), "small": dict(c1=64, c2=32)}
 class SRCNN(RestorationNet):
     size_multiple = 1
 
-    def __init__(self, preset: str = "paper", c1: int | None = None, c2: int | None = None, in_ch: int = 3):
+    def __init__(self, preset: str = "small", in_ch: int = 3, **overrides):
         super().__init__()
-        p = {**PRESETS[preset], **{k: v for k, v in dict(c1=c1, c2=c2).items() if v is not None}}
+        p = self.hparams = resolve_preset("srcnn", PRESETS, preset, overrides)
         self.net = nn.Sequential(
             nn.Conv2d(in_ch, p["c1"], 9, padding=4, padding_mode="replicate"), nn.ReLU(inplace=True),
             nn.Conv2d(p["c1"], p["c2"], 5, padding=2, padding_mode="replicate"), nn.ReLU(inplace=True),

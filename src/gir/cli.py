@@ -1,0 +1,183 @@
+"""The ``gir`` command: a thin layer over the Python API (each subcommand calls library functions)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gir.errors import GirError
+
+
+# --------------------------------------------------------------------------------------------- degrade
+def _degrade_list() -> int:
+    from gir.degradations import OPS
+
+    for name in OPS:
+        spec = OPS.get(name)
+        tags = [spec.source]
+        if spec.acquisition:
+            tags.append("acquisition: first op only in random chains")
+        if spec.needs_depth:
+            tags.append("uses a depth map (estimated from the image unless given)")
+        if spec.composite:
+            tags.append("composite")
+        print(f"{name}  [{'; '.join(tags)}]")
+        print(f"    {spec.doc.splitlines()[0] if spec.doc else ''}")
+        for p in spec.params:
+            print(f"    - {p.describe()}")
+    return 0
+
+
+def _degrade_gallery(args) -> int:
+    from gir.degradations.gallery import gallery
+    from gir.io import read_image, write_image
+
+    if not args.output:
+        raise GirError("--gallery needs -o SHEET.png")
+    img = read_image(args.gallery)
+    sheet = gallery(img.rgb, seed=args.seed or 0)
+    write_image(args.output, sheet.astype("float32") / 255.0)
+    print(f"wrote {args.output} ({sheet.shape[1]}x{sheet.shape[0]})")
+    return 0
+
+
+def _depth_for(src: Path, depth_arg: Path, shape):
+    """Depth map (HxW in [0, 1], white = far) for ``src``: the file itself, or the folder entry with its stem."""
+    from gir.io import read_image
+
+    path = depth_arg
+    if depth_arg.is_dir():
+        matches = sorted(depth_arg.glob(src.stem + ".*"))
+        if not matches:
+            raise GirError(f"{src}: no depth map named {src.stem}.* in {depth_arg}")
+        path = matches[0]
+    depth = read_image(path).rgb.mean(axis=2)
+    if depth.shape != tuple(shape[:2]):
+        raise GirError(f"{path}: depth map is {depth.shape[1]}x{depth.shape[0]}, image is {shape[1]}x{shape[0]}")
+    return depth
+
+
+def _degrade_files(args) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from gir.batch import BatchReport, atomic_write_text, expand_inputs, plan_outputs
+    from gir.degradations import Recipe, sample_recipe
+    from gir.io import read_image, save_like
+
+    if not args.inputs:
+        raise GirError("give input images (or --list / --gallery IMAGE)")
+    if not args.output:
+        raise GirError("-o OUT_DIR is required")
+    if (args.recipe is None) == (not args.random):
+        raise GirError("give exactly one of --recipe TEXT_OR_JSON or --random")
+    fixed = Recipe.parse(args.recipe) if args.recipe else None
+    inputs, problems = expand_inputs(args.inputs)
+    out_dir = Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GirError(f"{out_dir}: exists and is not a folder")
+    suffix = f".{args.format.lstrip('.')}" if args.format else None
+    plan = plan_outputs(inputs, out_dir, suffix)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = BatchReport(failures=list(problems))
+    base_seed = args.seed if args.seed is not None else (fixed.seed if fixed and fixed.seed is not None else 0)
+    for i, src in enumerate(tqdm(inputs, desc="degrade", unit="img", disable=len(inputs) < 2)):
+        try:
+            img = read_image(src)
+            if fixed is not None:
+                recipe = fixed.with_seed(base_seed)
+            else:
+                rng = np.random.default_rng(np.random.SeedSequence([base_seed, i]))
+                recipe = sample_recipe(rng, order=args.order)
+            depth = _depth_for(src, Path(args.depth), img.rgb.shape) if args.depth else None
+            out = recipe.apply(img.rgb, depth=depth)
+            dst = plan[src]
+            save_like(dst, out, img, format=None)
+            atomic_write_text(dst.with_suffix(".json"), recipe.to_json() + "\n")
+            report.done += 1
+        except (GirError, OSError, ValueError) as e:
+            report.fail(str(e) if str(e).startswith(str(src)) else f"{src}: {e}")
+    print(report.summary("degraded"), file=sys.stderr if report.failures else sys.stdout)
+    return report.exit_code
+
+
+def cmd_degrade(args) -> int:
+    if args.list:
+        return _degrade_list()
+    if args.gallery:
+        return _degrade_gallery(args)
+    return _degrade_files(args)
+
+
+# ---------------------------------------------------------------------------------------------- models
+def cmd_models(args) -> int:
+    from gir.models.info import model_table
+
+    rows = model_table(presets=tuple(args.presets.split(",")), size=args.size)
+    print(f"| architecture | preset | params | GFLOP/MP | size multiple |")
+    print(f"|---|---|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['name']} | {r['preset']} | {r['params'] / 1e6:.3f} M | {r['gflops_per_mp']:.1f} | "
+              f"{r['size_multiple']} |")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------- train
+def cmd_train(args) -> int:
+    from gir.training import run
+
+    run_dir = run(args.config, overrides=args.set or [], resume=args.resume, out_dir=args.out_dir)
+    print(f"run folder: {run_dir}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ main
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="gir", description="General image restoration toolkit.")
+    ap.add_argument("--version", action="version", version=f"gir {__import__('gir').__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("degrade", help="degrade images with a recipe or random chains; list ops; gallery",
+                       description="Degrade images. Recipe text: 'haze(A=0.9,beta=0.75) > noise(sigma=20) > "
+                                   "jpeg(quality=50)'; a missing parameter takes its representative value.")
+    d.add_argument("inputs", nargs="*", help="image files, folders or globs")
+    d.add_argument("-o", "--output", help="output folder (or the sheet file with --gallery)")
+    d.add_argument("--recipe", help="recipe text, JSON text, or a path to a recipe JSON file")
+    d.add_argument("--random", action="store_true", help="a random chain per image (paper 000, eq. 4)")
+    d.add_argument("--order", default="1-5", help="chain length for --random: N or LO-HI (default 1-5)")
+    d.add_argument("--seed", type=int, help="seed (default: the recipe file's seed, else 0)")
+    d.add_argument("--depth", help="depth map image (white = far) or a folder of them matched by file stem, "
+                                   "for haze/snow; default: estimated from the image")
+    d.add_argument("--format", help="write this format instead of the input's (e.g. png for exact pixels)")
+    d.add_argument("--list", action="store_true", help="list ops with parameters and ranges")
+    d.add_argument("--gallery", metavar="IMAGE", help="draw every op at its representative setting on a sheet")
+    d.set_defaults(func=cmd_degrade)
+
+    m = sub.add_parser("models", help="list architectures with parameter count and GFLOP per megapixel")
+    m.add_argument("--presets", default="small,paper", help="comma-separated presets (default small,paper)")
+    m.add_argument("--size", type=int, default=256, help="square input side used for counting FLOPs")
+    m.set_defaults(func=cmd_models)
+
+    t = sub.add_parser("train", help="train a restoration network from a YAML config")
+    t.add_argument("config", help="YAML config (see configs/)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly")
+    t.add_argument("--out-dir", help="parent folder for the run folder (default: runs/)")
+    t.set_defaults(func=cmd_train)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GirError as e:
+        print(f"gir: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gir: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

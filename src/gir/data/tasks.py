@@ -1,0 +1,239 @@
+"""Degradation sampling modes: which recipe degrades each training patch.
+
+A sampler's :meth:`draw` takes the sample's own generator and returns a :class:`TaskDraw`: a task name (for
+per-task statistics), a complete recipe with its seed, and the image pool to crop from. Modes, registered
+in :data:`TASK_SAMPLERS` under the names a config's ``data.train.mode`` uses:
+
+* ``single``: one op; strengths drawn from its random range (``random: true``, parameters given in
+  ``params`` stay fixed) or fixed (``params``, else the representative values).
+* ``mix``: a fixed list of tasks (MIR-style, paper 000; DCPT's 5D/10D, paper 004), each a recipe text,
+  drawn with probability proportional to ``weight``, or to ``repeat`` x (images in the task's pool) as a
+  repeat sampler over datasets of different sizes does. When all tasks share one pool, ``repeat`` ratios
+  are the task frequencies.
+* ``gir``: random chains from :func:`gir.degradations.sample_recipe` (paper 000, eq. 4).
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from gir.data.errors import ConfigError
+from gir.errors import RecipeError
+from gir.registry import Registry
+
+TASK_SAMPLERS: Registry = Registry("data.train.mode")
+
+_SEED_HIGH = 2**31 - 1
+
+
+class TaskDraw(NamedTuple):
+    task: str
+    recipe: Any  # gir.degradations.Recipe, with its seed set
+    pool: int  # 0 = the main roots; i > 0 = the i-th extra pool named by :attr:`TaskSampler.pools`
+
+
+class TaskSampler:
+    """Base class. ``pools``: extra image roots some tasks draw from (index i + 1 in :class:`TaskDraw`)."""
+
+    pools: list[list[str]] = []
+    uses_main_pool: bool = True
+
+    def bind(self, pool_sizes: Sequence[int]) -> None:
+        """Told the number of images in each pool (main first) before the first draw."""
+
+    def draw(self, rng: np.random.Generator) -> TaskDraw:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def task_names(self) -> list[str] | None:
+        """The fixed set of task names, or None when unbounded."""
+        return None
+
+
+def _op_spec(name: str, key: str):
+    from gir.degradations import OPS
+
+    if not isinstance(name, str) or name not in OPS:
+        raise ConfigError(f"{key}: unknown op {name!r}; known: {', '.join(OPS.names())}")
+    return OPS.get(name)
+
+
+def _parse_recipe(text: Any, key: str):
+    from gir.degradations import Recipe
+
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(f"{key}: expected a recipe text such as 'noise(sigma=25) > jpeg(quality=40)'")
+    try:
+        return Recipe.parse(text)
+    except RecipeError as e:
+        raise ConfigError(f"{key}: {e}") from None
+
+
+def _redraw(recipe, rng: np.random.Generator):
+    """The recipe's op chain with every parameter drawn from its op's random range."""
+    from gir.degradations import OPS, Recipe, Step
+
+    return Recipe(tuple(Step(s.op, OPS.get(s.op).sample_params(rng)) for s in recipe.steps))
+
+
+@TASK_SAMPLERS.register("single")
+class SingleOp(TaskSampler):
+    """One op. ``random``: draw the parameters not given in ``params`` from the op's random range."""
+
+    def __init__(self, op: str = "noise", params: dict | None = None, random: bool = True,
+                 name: str | None = None, key: str = "data.train.single"):
+        self.spec = _op_spec(op, f"{key}.op")
+        if params is not None and not isinstance(params, dict):
+            raise ConfigError(f"{key}.params: expected a mapping of parameter values, got {params!r}")
+        self.fixed = dict(params or {})
+        try:
+            resolved = self.spec.resolve(self.fixed)
+        except RecipeError as e:
+            raise ConfigError(f"{key}.params: {e}") from None
+        self.fixed = {k: resolved[k] for k in self.fixed}
+        self.resolved = resolved
+        self.random = bool(random)
+        self.name = name or op
+
+    def draw(self, rng: np.random.Generator) -> TaskDraw:
+        from gir.degradations import Recipe, Step
+
+        params = {**self.spec.sample_params(rng), **self.fixed} if self.random else self.resolved
+        return TaskDraw(self.name, Recipe((Step(self.spec.name, params),), int(rng.integers(_SEED_HIGH))), 0)
+
+    def task_names(self) -> list[str]:
+        return [self.name]
+
+
+_TASK_KEYS = {"recipe", "name", "random", "weight", "repeat", "roots"}
+
+
+@TASK_SAMPLERS.register("mix")
+class MixTasks(TaskSampler):
+    """A fixed list of tasks. Each item: a recipe text, or a mapping with ``recipe`` and optional ``name``,
+    ``random`` (redraw every parameter of every step from the op's random range; the text fixes the op
+    order), ``weight`` or ``repeat`` (not both kinds in one list; default equal weights) and ``roots`` (the
+    task's own clean images instead of ``data.train.roots``)."""
+
+    def __init__(self, tasks: Sequence[Any] = (), key: str = "data.train.mix"):
+        if not isinstance(tasks, (list, tuple)) or not tasks:
+            raise ConfigError(f"{key}.tasks: give a non-empty list of tasks (recipe texts or mappings)")
+        self.tasks: list[dict] = []
+        self.pools = []
+        for i, item in enumerate(tasks):
+            self.tasks.append(self._parse_task(item, f"{key}.tasks[{i}]"))
+        names = [t["name"] for t in self.tasks]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ConfigError(f"{key}.tasks: task names must be unique; repeated: {', '.join(dup)}")
+        kinds = {k for t in self.tasks for k in ("weight", "repeat") if t[k] is not None}
+        if len(kinds) > 1:
+            raise ConfigError(f"{key}.tasks: use either weight or repeat for all tasks, not both")
+        self.kind = kinds.pop() if kinds else "weight"
+        self.uses_main_pool = any(t["pool"] == 0 for t in self.tasks)
+        self.probs: np.ndarray | None = None
+        self.bind([1] * (len(self.pools) + 1))
+
+    def _parse_task(self, item: Any, key: str) -> dict:
+        if isinstance(item, str):
+            item = {"recipe": item}
+        if not isinstance(item, dict):
+            raise ConfigError(f"{key}: expected a recipe text or a mapping with a 'recipe' key")
+        unknown = sorted(set(item) - _TASK_KEYS)
+        if unknown:
+            raise ConfigError(f"{key}: unknown key {unknown[0]!r}; known: {', '.join(sorted(_TASK_KEYS))}")
+        recipe = _parse_recipe(item.get("recipe"), f"{key}.recipe")
+        rnd = item.get("random", False)
+        if not isinstance(rnd, bool):
+            raise ConfigError(f"{key}.random: expected true or false, got {rnd!r}")
+        amounts = {}
+        for k in ("weight", "repeat"):
+            v = item.get(k)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
+                raise ConfigError(f"{key}.{k}: expected a positive number, got {v!r}")
+            amounts[k] = v
+        name = item.get("name") or (" > ".join(s.op for s in recipe.steps) + " (random)" if rnd
+                                    else recipe.to_text())
+        pool = 0
+        roots = item.get("roots")
+        if roots is not None:
+            roots = [roots] if isinstance(roots, str) else roots
+            if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots) or not roots:
+                raise ConfigError(f"{key}.roots: expected a folder or a list of folders")
+            self.pools.append(list(roots))
+            pool = len(self.pools)
+        return {"name": str(name), "recipe": recipe, "random": rnd, "pool": pool, **amounts}
+
+    def bind(self, pool_sizes: Sequence[int]) -> None:
+        amounts = np.array([t[self.kind] or 1.0 for t in self.tasks], dtype=np.float64)
+        if self.kind == "repeat":
+            amounts *= np.array([pool_sizes[t["pool"]] for t in self.tasks], dtype=np.float64)
+        self.probs = amounts / amounts.sum()
+
+    def draw(self, rng: np.random.Generator) -> TaskDraw:
+        t = self.tasks[int(rng.choice(len(self.tasks), p=self.probs))]
+        recipe = _redraw(t["recipe"], rng) if t["random"] else t["recipe"]
+        return TaskDraw(t["name"], recipe.with_seed(int(rng.integers(_SEED_HIGH))), t["pool"])
+
+    def task_names(self) -> list[str]:
+        return [t["name"] for t in self.tasks]
+
+
+@TASK_SAMPLERS.register("gir")
+class GirChains(TaskSampler):
+    """Random chains of ``order`` (N, "LO-HI" or [LO, HI]) distinct ops from ``pool`` (default: every
+    registered op); the task name is ``order-K`` for a chain of K ops."""
+
+    def __init__(self, order: Any = "1-5", pool: Sequence[str] | None = None, strength: str = "random",
+                 key: str = "data.train.gir"):
+        from gir.degradations import sample_recipe
+        from gir.degradations.sampler import parse_order
+
+        if isinstance(order, list):
+            order = tuple(order)
+        try:
+            self.order = parse_order(order)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"{key}.order: {e}") from None
+        if pool is not None:
+            if isinstance(pool, str) or not isinstance(pool, (list, tuple)) or not pool:
+                raise ConfigError(f"{key}.pool: expected a non-empty list of op names, or null for all ops")
+            for i, name in enumerate(pool):
+                _op_spec(name, f"{key}.pool[{i}]")
+            pool = list(pool)
+        if strength not in ("random", "representative"):
+            raise ConfigError(f"{key}.strength: expected 'random' or 'representative', got {strength!r}")
+        self.pool, self.strength = pool, strength
+        try:  # the longest chain must be possible with this pool
+            sample_recipe(np.random.default_rng(0), (self.order[1], self.order[1]), pool, strength)
+        except ValueError as e:
+            raise ConfigError(f"{key}: {e}") from None
+
+    def draw(self, rng: np.random.Generator) -> TaskDraw:
+        from gir.degradations import sample_recipe
+
+        recipe = sample_recipe(rng, self.order, self.pool, self.strength)
+        return TaskDraw(f"order-{len(recipe.steps)}", recipe, 0)
+
+    def task_names(self) -> list[str]:
+        return [f"order-{k}" for k in range(self.order[0], self.order[1] + 1)]
+
+
+def build_task_sampler(mode: str, section: dict | None, key: str) -> TaskSampler:
+    """The sampler for ``mode`` built from its config section (``data.train.<mode>``)."""
+    if mode not in TASK_SAMPLERS:
+        raise ConfigError(f"data.train.mode: unknown mode {mode!r}; known: "
+                          f"{', '.join([*TASK_SAMPLERS.names(), 'paired'])}")
+    section = dict(section or {})
+    try:
+        return TASK_SAMPLERS.get(mode)(**section, key=key)
+    except TypeError as e:
+        raise ConfigError(f"{key}: {_kwarg_problem(e)}") from None
+
+
+def _kwarg_problem(e: TypeError) -> str:
+    """'unexpected keyword argument x' from a TypeError, phrased as a config problem."""
+    msg = str(e)
+    if "unexpected keyword argument" in msg:
+        return "unknown key " + msg.split("unexpected keyword argument", 1)[1].strip()
+    return msg

@@ -1,0 +1,115 @@
+"""Full-reference fidelity metrics: PSNR and SSIM, with the conventions of the restoration literature.
+
+Conventions (shared by :func:`psnr` and :func:`ssim`):
+
+- Inputs: float arrays in [0, 1], HxWx3 RGB or HxW (HxWx1) gray, ``img`` and ``ref`` of the same shape.
+  Integer arrays are refused (convert to float in [0, 1] first). Values are used as given: no clipping and
+  no quantisation to 8 bits.
+- Everything is computed in float64 on the 0-255 scale (x * 255), so the peak value / dynamic range L is 255.
+- ``crop_border=b`` removes b pixels from each of the four edges of both images first (the usual
+  "shave scale pixels" of super-resolution benchmarks).
+- ``y_channel=True`` compares only the BT.601 luma Y = 16 + 65.481 R + 128.553 G + 24.966 B (MATLAB
+  ``rgb2ycbcr``, range 16..235 on the 0-255 scale, not rounded); see :func:`gir.metrics.rgb_to_y`.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from gir.metrics.color import rgb_to_y
+
+PEAK = 255.0
+SSIM_WIN = 11
+SSIM_SIGMA = 1.5
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
+
+
+def psnr(img: np.ndarray, ref: np.ndarray, crop_border: int = 0, y_channel: bool = False) -> float:
+    """Peak signal-to-noise ratio in dB: 10 log10(255^2 / MSE) on the 0-255 scale.
+
+    The MSE is the mean over all pixels AND channels (one joint MSE for RGB, not the mean of per-channel
+    PSNRs). Identical inputs (MSE = 0) give ``math.inf``. See the module doc for the input conventions,
+    ``crop_border`` and ``y_channel``. Raises ValueError for mismatched shapes.
+    """
+    a, b = _prepare(img, ref, crop_border, y_channel, min_size=1)
+    mse = float(np.mean((a - b) ** 2))
+    if mse == 0.0:
+        return math.inf
+    return 10.0 * math.log10(PEAK * PEAK / mse)
+
+
+def ssim(img: np.ndarray, ref: np.ndarray, crop_border: int = 0, y_channel: bool = False) -> float:
+    """Structural similarity (Wang, Bovik, Sheikh, Simoncelli 2004) with MATLAB ``ssim_index`` conventions.
+
+    Local statistics use an 11x11 Gaussian window (sigma 1.5, normalised to sum 1); K1 = 0.01, K2 = 0.03,
+    L = 255, so C1 = (K1 L)^2 and C2 = (K2 L)^2; variances are the biased (population) ones. The SSIM map is
+    computed only where the window fits inside the image ('valid', no padding: the map is (H-10)x(W-10)) and
+    averaged. RGB: the mean of the three per-channel SSIMs. No automatic downsampling. Both images must be at
+    least 11x11 after ``crop_border``. See the module doc for the input conventions.
+    Raises ValueError for mismatched shapes or images that are too small.
+    """
+    a, b = _prepare(img, ref, crop_border, y_channel, min_size=SSIM_WIN)
+    if a.ndim == 2:
+        return _ssim_channel(a, b)
+    return float(np.mean([_ssim_channel(a[..., c], b[..., c]) for c in range(a.shape[2])]))
+
+
+def gaussian_window(size: int = SSIM_WIN, sigma: float = SSIM_SIGMA) -> np.ndarray:
+    """1-D Gaussian taps exp(-x^2 / (2 sigma^2)), x = -(size-1)/2 .. (size-1)/2, summing to 1 (float64).
+
+    The outer product with itself is MATLAB's ``fspecial('gaussian', size, sigma)``.
+    """
+    x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
+    g = np.exp(-(x * x) / (2.0 * sigma * sigma))
+    return g / g.sum()
+
+
+def _ssim_channel(x: np.ndarray, y: np.ndarray) -> float:
+    c1 = (SSIM_K1 * PEAK) ** 2
+    c2 = (SSIM_K2 * PEAK) ** 2
+    mu_x, mu_y = _local_mean(x), _local_mean(y)
+    var_x = _local_mean(x * x) - mu_x * mu_x
+    var_y = _local_mean(y * y) - mu_y * mu_y
+    cov = _local_mean(x * y) - mu_x * mu_y
+    num = (2.0 * mu_x * mu_y + c1) * (2.0 * cov + c2)
+    den = (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
+    return float(np.mean(num / den))
+
+
+def _local_mean(x: np.ndarray) -> np.ndarray:
+    """Gaussian-weighted local mean at the 'valid' positions: (H-10)x(W-10) for the 11x11 window."""
+    g = gaussian_window()
+    # Separable filtering; the border mode is irrelevant because the border rows/columns are cut off.
+    full = cv2.sepFilter2D(np.ascontiguousarray(x), cv2.CV_64F, g, g, borderType=cv2.BORDER_REFLECT)
+    r = SSIM_WIN // 2
+    return full[r:-r, r:-r]
+
+
+def _prepare(img, ref, crop_border: int, y_channel: bool, *, min_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validate, convert to float64 on the 0-255 scale, optionally take Y, and crop the borders."""
+    a, b = np.asarray(img), np.asarray(ref)
+    if a.shape != b.shape:
+        raise ValueError(f"img and ref must have the same shape, got img {a.shape} and ref {b.shape}")
+    for name, arr in (("img", a), ("ref", b)):
+        if arr.dtype.kind != "f":
+            raise TypeError(f"{name} must be a float array in [0, 1], got dtype {arr.dtype}")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a, b = a[..., 0], b[..., 0]
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)):
+        raise ValueError(f"expected HxWx3 RGB or HxW gray images, got shape {np.shape(img)}")
+    crop = int(crop_border)
+    if crop < 0:
+        raise ValueError(f"crop_border must be >= 0, got {crop_border!r}")
+    if y_channel:
+        a, b = rgb_to_y(a) * PEAK, rgb_to_y(b) * PEAK
+    else:
+        a, b = a.astype(np.float64) * PEAK, b.astype(np.float64) * PEAK
+    if crop:
+        a, b = a[crop:-crop, crop:-crop], b[crop:-crop, crop:-crop]
+    if a.shape[0] < min_size or a.shape[1] < min_size:
+        raise ValueError(f"images of shape {np.shape(img)} with crop_border={crop} leave "
+                         f"{a.shape[0]}x{a.shape[1]} pixels; at least {min_size}x{min_size} are needed")
+    return a, b

@@ -1,0 +1,100 @@
+"""Wavelet U-Net of team MiAlgo, NTIRE 2024 RAIM (paper 003, sec. 1.1.1), after MWRCAN.
+
+* Down / up sampling by the Haar wavelet transform and its inverse instead of strided / transposed convs:
+  level k takes the DWT of its input (4x the channels at half the size), a 3x3 conv to ``channels[k]``,
+  then ``blocks`` residual blocks wrapped in a residual connection; the decoder mirrors it (skip added,
+  residual blocks with a residual connection, 3x3 conv to 4x the next channels, inverse DWT).
+* RESATT middle block at the lowest resolution: ``mid_blocks`` x (residual block + single-head
+  self-attention over all positions).
+* The U-Net gives a 3-channel image out1 (here input + predicted correction). A light refinement head, three
+  3x3 convs of at most ``refine_channels`` (16) channels on [input, out1], predicts a one-channel fusion
+  weight alpha in (0, 1) and the output is (1 - alpha) * input + alpha * out1.
+
+The paper gives N = 8 residual blocks and a model of about 341 MB; the channel widths are only in its
+figure, so the "paper" preset picks widths that give a model of that size (fp32).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gir.models import MODELS
+from gir.models.base import RestorationNet, resolve_preset
+from gir.models.layers import LayerNorm2d, ResBlock, conv1x1, conv3x3, haar_dwt, haar_iwt
+
+PRESETS = {
+    "paper": dict(channels=(96, 192, 384), blocks=8, mid_blocks=8, refine_channels=16),
+    "small": dict(channels=(16, 32, 64), blocks=2, mid_blocks=1, refine_channels=16),
+}
+
+
+class ResidualGroup(nn.Module):
+    """x + (n residual blocks)(x)."""
+
+    def __init__(self, c: int, n: int):
+        super().__init__()
+        self.blocks = nn.Sequential(*[ResBlock(c) for _ in range(n)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.blocks(x)
+
+
+class GlobalSelfAttention(nn.Module):
+    """Single-head self-attention over all H*W positions (pre-norm, residual)."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.norm = LayerNorm2d(c)
+        self.qkv = conv1x1(c, 3 * c)
+        self.proj = conv1x1(c, c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        q, k, v = (t.reshape(b, 1, c, h * w).transpose(-2, -1) for t in self.qkv(self.norm(x)).chunk(3, dim=1))
+        out = F.scaled_dot_product_attention(q, k, v)  # b x 1 x HW x c
+        return x + self.proj(out.transpose(-2, -1).reshape(b, c, h, w))
+
+
+class FusionRefinement(nn.Module):
+    """[input, out1] -> alpha (B x 1 x H x W in (0, 1)) -> (1 - alpha) * input + alpha * out1."""
+
+    def __init__(self, in_ch: int, c: int):
+        super().__init__()
+        self.net = nn.Sequential(conv3x3(2 * in_ch, c), nn.ReLU(inplace=True), conv3x3(c, c),
+                                 nn.ReLU(inplace=True), conv3x3(c, 1))
+
+    def forward(self, x: torch.Tensor, out1: torch.Tensor) -> torch.Tensor:
+        alpha = torch.sigmoid(self.net(torch.cat([x, out1], dim=1)))
+        return (1 - alpha) * x + alpha * out1
+
+
+@MODELS.register("wavelet_unet")
+class WaveletUNet(RestorationNet):
+    def __init__(self, preset: str = "small", in_ch: int = 3, **overrides):
+        super().__init__()
+        p = self.hparams = resolve_preset("wavelet_unet", PRESETS, preset, overrides)
+        chans, n = list(p["channels"]), p["blocks"]
+        self.size_multiple = 2 ** len(chans)
+        ins = [in_ch, *chans[:-1]]  # channels entering each level's DWT; also what its decoder gives back
+        self.enc_convs = nn.ModuleList(conv3x3(4 * cin, c) for cin, c in zip(ins, chans))
+        self.encoders = nn.ModuleList(ResidualGroup(c, n) for c in chans)
+        self.middle = nn.Sequential(*[m for _ in range(p["mid_blocks"]) for m in (ResBlock(chans[-1]),
+                                                                                   GlobalSelfAttention(chans[-1]))])
+        self.decoders = nn.ModuleList(ResidualGroup(c, n) for c in chans)
+        self.dec_convs = nn.ModuleList(conv3x3(c, 4 * cout) for c, cout in zip(chans, ins))
+        self.refine = FusionRefinement(in_ch, p["refine_channels"])
+
+    def unet(self, x: torch.Tensor) -> torch.Tensor:
+        """out1: the U-Net's restored image (input + predicted correction)."""
+        f, skips = x, []
+        for conv, enc in zip(self.enc_convs, self.encoders):
+            f = enc(conv(haar_dwt(f)))
+            skips.append(f)
+        f = self.middle(f)
+        for k in reversed(range(len(self.decoders))):
+            f = haar_iwt(self.dec_convs[k](self.decoders[k](f + skips[k])))
+        return x + f
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        return self.refine(x, self.unet(x))
