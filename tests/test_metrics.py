@@ -39,7 +39,7 @@ def sk_ssim(skm, a255: np.ndarray, b255: np.ndarray) -> float:
 
 
 def test_psnr_hand_calculation():
-    ref = natural_image(30, 40, seed=0) * 0.9
+    ref = natural_image(30, 40, seed=0).astype(np.float64) * 0.9  # float64: exact offsets
     assert psnr(ref + 1 / 255, ref) == pytest.approx(48.1308036087, abs=1e-6)  # MSE 1 -> 10 log10(255^2)
     assert psnr(ref - 2 / 255, ref) == pytest.approx(10 * math.log10(255**2 / 4), abs=1e-9)
     # Half the pixels off by 3/255 in one channel of three: MSE = 9 / 6 = 1.5.
@@ -85,19 +85,15 @@ def test_ssim_matches_skimage_rgb_gray_y_and_crop(skm):
 
 def test_ssim_of_constant_images_by_hand():
     """Flat images: the variances and covariance vanish, leaving the luminance term."""
-    a, b = np.full((20, 20, 3), 0.4, np.float32), np.full((20, 20, 3), 0.7, np.float32)
+    a, b = np.full((20, 20, 3), 0.4), np.full((20, 20, 3), 0.7)
     mu_a, mu_b = 0.4 * 255, 0.7 * 255
     want = (2 * mu_a * mu_b + C1) / (mu_a**2 + mu_b**2 + C1)
     assert ssim(a, b) == pytest.approx(want, abs=1e-9)
 
 
 def test_ssim_valid_window_only():
-    """A difference within 5 px of the edge is seen by no 'valid' 11x11 window centre... but by its weights.
-
-    Changing one corner pixel changes SSIM (the corner lies inside the first valid window), while the SSIM
-    map has (H-10)x(W-10) entries, so a change in a 12x12 image touches exactly 4 of them: checked against a
-    direct per-window computation.
-    """
+    """On a 12x12 image the 'valid' SSIM map is 2x2: the mean over the four 11x11 windows that fit inside,
+    computed here window by window (no padding anywhere)."""
     ref = natural_image(12, 12, seed=8)[..., 0].astype(np.float64)
     img = ref.copy()
     img[0, 0] += 0.2

@@ -92,7 +92,8 @@ def _degrade_files(args) -> int:
             depth = _depth_for(src, Path(args.depth), img.rgb.shape) if args.depth else None
             out = recipe.apply(img.rgb, depth=depth)
             dst = plan[src]
-            save_like(dst, out, img, format=None)
+            # Lossy outputs at quality 100, so writing adds as little as possible to the recipe's degradation.
+            save_like(dst, out, img, quality=100)
             atomic_write_text(dst.with_suffix(".json"), recipe.to_json() + "\n")
             report.done += 1
         except (GirError, OSError, ValueError) as e:

@@ -81,9 +81,11 @@ def read_image(path, max_pixels: int | None = None) -> Image:
 
     max_pixels: refuse images with more than this many pixels (width * height, from the header, checked
         before decoding). None: the ``GIR_MAX_PIXELS`` environment variable, else :data:`DEFAULT_MAX_PIXELS`.
-    Multi-frame files (GIF, multi-page TIFF, animated WebP) give their first frame.
-    Raises ImageReadError (message "PATH: reason") for a missing, empty, unreadable, corrupt, truncated,
-    non-image or over-limit file.
+    Multi-frame files (GIF, multi-page TIFF, animated WebP) give their first frame. Float TIFF samples are
+    taken as [0, 1] and clipped.
+    Raises ImageReadError (message "PATH: reason") for a missing, empty, unreadable, truncated, non-image or
+    over-limit file, and for corrupt data the format can detect (PNG chunk CRCs, zlib checksums); JPEG, BMP
+    and WebP carry no checksums, so damaged pixel data there may decode to wrong pixels without an error.
     """
     name = str(path)
     limit = _pixel_limit(name, max_pixels)
@@ -187,8 +189,6 @@ def _read_pillow(name: str, limit: int) -> Image:
             try:
                 im.load()
                 gray, samples, bit_depth = _pillow_samples(im)
-            except ImageReadError:
-                raise
             except MemoryError:
                 raise ImageReadError(name, f"not enough memory to decode {im.size[0]}x{im.size[1]}") from None
             except Exception as e:
@@ -312,11 +312,11 @@ def _read_tiff(name: str, limit: int) -> Image:
 
 
 def _tifffile_can_decode(page) -> bool:
-    bits_ok = (page.dtype is not None and
-               (page.dtype in (np.uint8, np.uint16) or (page.dtype.kind == "f" and page.dtype.itemsize <= 8)))
-    layout_ok = page.photometric in (0, 1, 2) and page.samplesperpixel <= 4 and page.bitspersample in (8, 16, 32,
-                                                                                                       64)
-    return bool(bits_ok and layout_ok and set(page.axes) <= {"Y", "X", "S"})
+    """Gray (MINISWHITE/MINISBLACK) or RGB, up to 4 samples of uint8, uint16 or float, one 2-D plane."""
+    dtype = page.dtype
+    samples_ok = dtype is not None and (dtype in (np.uint8, np.uint16) or dtype.kind == "f")
+    layout_ok = page.photometric in (0, 1, 2) and page.samplesperpixel <= 4
+    return bool(samples_ok and layout_ok and set(page.axes) <= {"Y", "X", "S"})
 
 
 def _tiff_tag(page, code: int, default):
@@ -417,7 +417,7 @@ def write_image(path, rgb, alpha=None, *, bit_depth: int = 8, gray: bool = False
     _atomic_write(name, data)
 
 
-def save_like(path, rgb, like: Image, format: str | None = None) -> None:
+def save_like(path, rgb, like: Image, format: str | None = None, quality: int = 95) -> None:
     """Write ``rgb`` with the alpha, bit depth, grayscale flag and ICC profile of the source ``like``.
 
     When ``rgb`` has a different size than ``like`` (e.g. a super-resolved result), ``like.alpha`` is resized
@@ -431,7 +431,7 @@ def save_like(path, rgb, like: Image, format: str | None = None) -> None:
         alpha = np.clip(cv2.resize(alpha.astype(np.float32), (rgb.shape[1], rgb.shape[0]),
                                    interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
     write_image(path, rgb, alpha, bit_depth=like.bit_depth, gray=like.gray, icc_profile=like.icc_profile,
-                format=format)
+                format=format, quality=quality)
 
 
 def _output_format(name: str, format: str | None) -> str:

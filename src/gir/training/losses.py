@@ -1,0 +1,195 @@
+"""Training losses, built from the config's ``loss`` list by the :data:`LOSSES` registry.
+
+Each item is ``{type, weight, ...}``; the total is the weighted sum. ``l1``, ``mse`` and ``charbonnier``
+compare pixels. ``perceptual`` compares VGG features and needs a weights file (no weights ship with gir and
+nothing is downloaded). ``gan`` adds an adversarial term with a patch discriminator the engine trains
+alongside (:mod:`gir.training.discriminator`). All take B x 3 x H x W tensors in [0, 1].
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gir.data.errors import ConfigError
+from gir.registry import Registry
+from gir.training.config import number
+
+LOSSES: Registry = Registry("loss")
+
+
+class PixelLoss(nn.Module):
+    """Mean over pixels of a per-element penalty; :meth:`per_sample` keeps the batch dimension."""
+
+    def penalty(self, d: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def per_sample(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.penalty(pred.float() - target.float()).flatten(1).mean(1)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.penalty(pred.float() - target.float()).mean()
+
+
+@LOSSES.register("l1")
+class L1Loss(PixelLoss):
+    def penalty(self, d):
+        return d.abs()
+
+
+@LOSSES.register("mse")
+class MSELoss(PixelLoss):
+    def penalty(self, d):
+        return d * d
+
+
+@LOSSES.register("charbonnier")
+class CharbonnierLoss(PixelLoss):
+    """sqrt(d^2 + eps^2): L1 that is smooth at zero."""
+
+    def __init__(self, eps: float = 1e-3):
+        super().__init__()
+        self.eps = number(eps, "loss charbonnier.eps")
+
+    def penalty(self, d):
+        return torch.sqrt(d * d + self.eps * self.eps)
+
+
+@LOSSES.register("perceptual")
+class PerceptualLoss(nn.Module):
+    """Distance between VGG features of prediction and target (conv outputs before ReLU by default).
+
+    weights: a VGG16/19 file (``.pth`` state dict as torchvision saves it, keys ``features.N.*``, or
+        ``.safetensors``); required. layers: ``{name: weight}`` with names ``conv<b>_<i>`` or
+        ``relu<b>_<i>``; the default {conv1_2: 0.1, conv2_2: 0.1, conv3_4: 1, conv4_4: 1, conv5_4: 1} is the
+        Real-ESRGAN-style setting the RAIM teams report (paper 003). normalize: ImageNet mean/std input
+        normalisation, as torchvision's VGG weights expect.
+    """
+
+    def __init__(self, weights: str | None = None, arch: str = "vgg19", layers: dict | None = None,
+                 criterion: str = "l1", normalize: bool = True):
+        super().__init__()
+        from gir.training.vgg import VGGFeatures
+
+        if not weights:
+            raise ConfigError("loss perceptual: set `weights:` to a VGG16/19 weights file (e.g. torchvision's "
+                              "vgg19 .pth); gir bundles no VGG weights and downloads nothing")
+        layers = layers or {"conv1_2": 0.1, "conv2_2": 0.1, "conv3_4": 1.0, "conv4_4": 1.0, "conv5_4": 1.0}
+        if not isinstance(layers, dict) or not layers:
+            raise ConfigError("loss perceptual.layers: expected a mapping {layer name: weight}")
+        if criterion not in ("l1", "mse"):
+            raise ConfigError(f"loss perceptual.criterion: expected l1 or mse, got {criterion!r}")
+        self.layer_weights = {str(k): number(v, f"loss perceptual.layers.{k}") for k, v in layers.items()}
+        self.features = VGGFeatures(arch, list(self.layer_weights), Path(weights), normalize)
+        self.criterion = F.l1_loss if criterion == "l1" else F.mse_loss
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        fp = self.features(pred.float())
+        with torch.no_grad():
+            ft = self.features(target.float())
+        return sum(w * self.criterion(fp[k], ft[k]) for k, w in self.layer_weights.items())
+
+
+@LOSSES.register("gan")
+class AdversarialLoss(nn.Module):
+    """Generator side of a GAN term; owns the discriminator the engine updates after each generator step.
+
+    kind: ``vanilla`` (binary cross-entropy on logits), ``lsgan`` (least squares) or ``hinge``.
+    channels / layers / spectral_norm: the :class:`~gir.training.discriminator.PatchDiscriminator`.
+    lr: the discriminator's learning rate (default: the generator's, following its schedule).
+    """
+
+    def __init__(self, kind: str = "vanilla", channels: int = 64, layers: int = 3, spectral_norm: bool = True,
+                 lr: float | None = None):
+        super().__init__()
+        from gir.training.discriminator import PatchDiscriminator
+
+        if kind not in ("vanilla", "lsgan", "hinge"):
+            raise ConfigError(f"loss gan.kind: expected vanilla, lsgan or hinge, got {kind!r}")
+        self.kind = kind
+        self.lr = None if lr is None else number(lr, "loss gan.lr")
+        self.discriminator = PatchDiscriminator(3, int(channels), int(layers), bool(spectral_norm))
+
+    def _against(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
+        if self.kind == "vanilla":
+            return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, float(real)))
+        if self.kind == "lsgan":
+            return F.mse_loss(logits, torch.full_like(logits, float(real)))
+        return F.relu(1.0 - logits).mean() if real else F.relu(1.0 + logits).mean()
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor | None = None,
+                discriminator: nn.Module | None = None) -> torch.Tensor:
+        """Generator loss: the discriminator should call ``pred`` real. Its parameters get no gradient."""
+        d = discriminator or self.discriminator
+        params = list(self.discriminator.parameters())
+        flags = [p.requires_grad for p in params]
+        for p in params:
+            p.requires_grad_(False)
+        try:
+            logits = d(pred.float())
+        finally:
+            for p, f in zip(params, flags):
+                p.requires_grad_(f)
+        return -logits.mean() if self.kind == "hinge" else self._against(logits, True)
+
+    def discriminator_loss(self, fake: torch.Tensor, real: torch.Tensor,
+                           discriminator: nn.Module | None = None) -> torch.Tensor:
+        """Discriminator loss on detached fakes and real targets, in one forward pass."""
+        d = discriminator or self.discriminator
+        logits = d(torch.cat([real.float(), fake.detach().float()]))
+        lr, lf = logits.chunk(2)
+        return 0.5 * (self._against(lr, True) + self._against(lf, False))
+
+
+class LossSet(nn.Module):
+    """The weighted terms of a config's ``loss`` list. ``forward`` returns (total, {name: value})."""
+
+    def __init__(self, items: list[dict[str, Any]]):
+        super().__init__()
+        if not isinstance(items, list) or not items:
+            raise ConfigError("config: loss must be a non-empty list of {type, weight, ...} terms")
+        self.names: list[str] = []
+        self.weights: list[float] = []
+        terms = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+                raise ConfigError(f"config: loss[{i}] must be a mapping with a 'type' ({', '.join(LOSSES)})")
+            kwargs = {k: v for k, v in item.items() if k not in ("type", "weight")}
+            kind = item["type"]
+            if kind not in LOSSES:
+                raise ConfigError(f"config: loss[{i}]: unknown loss {kind!r}; known: {', '.join(LOSSES)}")
+            try:
+                terms.append(LOSSES.get(kind)(**kwargs))
+            except TypeError as e:
+                raise ConfigError(f"config: loss[{i}] ({kind}): {_kwarg_msg(e)}") from None
+            self.weights.append(number(item.get("weight", 1.0), f"loss[{i}].weight"))
+            name = kind if kind not in self.names else f"{kind}{i}"
+            self.names.append(name)
+        self.terms = nn.ModuleList(terms)
+
+    def adversarial(self) -> tuple[int, AdversarialLoss] | None:
+        """(index, term) of the GAN term, if any (at most one)."""
+        found = [(i, t) for i, t in enumerate(self.terms) if isinstance(t, AdversarialLoss)]
+        if len(found) > 1:
+            raise ConfigError("config: loss: at most one gan term")
+        return found[0] if found else None
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor,
+                discriminator: nn.Module | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        values = {}
+        total = pred.new_zeros((), dtype=torch.float32)
+        for name, w, term in zip(self.names, self.weights, self.terms):
+            v = term(pred, target, discriminator) if isinstance(term, AdversarialLoss) else term(pred, target)
+            values[name] = v.detach()
+            total = total + w * v
+        return total, values
+
+
+def _kwarg_msg(e: TypeError) -> str:
+    msg = str(e)
+    if "unexpected keyword argument" in msg:
+        return "unknown key " + msg.split("unexpected keyword argument", 1)[1].strip()
+    return msg

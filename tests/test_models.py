@@ -1,0 +1,221 @@
+"""Architectures: any-size in/out, trainability, config round trips, FLOP counting, building blocks."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+
+from gir.models import (MODELS, ModelConfigError, build_model, count_params, gflops_per_megapixel,
+                        list_models, model_table)
+from gir.models.info import _count_flops
+from gir.models.layers import LayerNorm2d, haar_dwt, haar_iwt
+from gir.models.swinir import SwinLayer
+
+NAMES = ["srcnn", "resnet", "srresnet", "rrdb", "nafnet", "restormer", "swinir", "promptir", "wavelet_unet"]
+
+# One hyper-parameter override per architecture, written as YAML, that changes its parameter count.
+YAML_OVERRIDES = {
+    "srcnn": "c2: 16",
+    "resnet": "blocks: 1",
+    "srresnet": "blocks: 1\nbn: true",
+    "rrdb": "growth: 4",
+    "nafnet": "width: 8\nenc_blocks: [1, 1]\ndec_blocks: [1, 1]",
+    "restormer": "dim: 8\nblocks: [1, 1, 1]\nheads: [1, 2, 4]",
+    "swinir": "embed_dim: 16\ndepths: [2]\nheads: [2]\nwindow: 4",
+    "promptir": "prompt_len: 3",
+    "wavelet_unet": "channels: [8, 16, 32]",
+}
+
+
+def _rand(*shape, seed=0):
+    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _build(name, **kw):
+    torch.manual_seed(0)
+    return build_model({"type": name, "preset": "small", **kw})
+
+
+def test_registry_lists_all_nine():
+    assert sorted(list_models()) == sorted(NAMES)
+    assert all(name in MODELS for name in NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("hw", [(37, 53), (5, 7)])
+def test_output_has_input_size(name, hw):
+    model = _build(name).eval()
+    x = _rand(2, 3, *hw)
+    with torch.no_grad():
+        y = model(x)
+    assert y.shape == x.shape
+    assert torch.isfinite(y).all()
+    # Each image of the batch is restored on its own (padding / attention do not mix batch items).
+    with torch.no_grad():
+        y1 = model(x[1:])
+    torch.testing.assert_close(y[1:], y1, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_one_training_step(name):
+    model = _build(name).train()
+    x = _rand(2, 3, 24, 24, seed=1)
+    target = (x * 0.8 + 0.1).clamp(0, 1)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    before = {k: p.detach().clone() for k, p in model.named_parameters()}
+    loss = F.l1_loss(model(x), target)
+    loss.backward()
+    assert torch.isfinite(loss)
+    grads = {k: p.grad for k, p in model.named_parameters() if p.grad is not None}
+    assert all(torch.isfinite(g).all() for g in grads.values())
+    with_grad = [k for k, g in grads.items() if g.abs().sum() > 0]
+    assert with_grad, "no parameter received a gradient"
+    opt.step()
+    after = dict(model.named_parameters())
+    unchanged = [k for k in with_grad if torch.equal(before[k], after[k].detach())]
+    assert not unchanged, f"parameters with a gradient did not move: {unchanged[:5]}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_build_from_yaml_round_trip(name):
+    text = f"type: {name}\npreset: small\n{YAML_OVERRIDES[name]}\n"
+    cfg = yaml.safe_load(text)
+    model = build_model(cfg)
+    overrides = yaml.safe_load(YAML_OVERRIDES[name])
+    for key, value in overrides.items():
+        assert model.hparams[key] == value
+    assert count_params(model) != count_params(_build(name))
+    # The config survives a dump / load cycle and rebuilds the same architecture.
+    again = build_model(yaml.safe_load(yaml.safe_dump(cfg)))
+    assert {k: v.shape for k, v in again.state_dict().items()} == {k: v.shape for k, v in model.state_dict().items()}
+    x = _rand(1, 3, 19, 23)
+    with torch.no_grad():
+        assert model.eval()(x).shape == x.shape
+
+
+def test_same_seed_same_weights():
+    a, b = _build("promptir"), _build("promptir")
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+
+
+def test_bad_config_is_reported():
+    with pytest.raises(ModelConfigError, match="unknown preset"):
+        build_model({"type": "nafnet", "preset": "huge"})
+    with pytest.raises(ModelConfigError, match="widht"):
+        build_model({"type": "nafnet", "widht": 8})
+    with pytest.raises(ModelConfigError, match="heads"):
+        build_model({"type": "restormer", "dim": 10, "heads": [1, 2, 4, 3]})
+    with pytest.raises(KeyError, match="unknown architecture"):
+        build_model({"type": "unet9000"})
+
+
+def test_size_multiples():
+    assert _build("nafnet").size_multiple == 16
+    assert _build("restormer").size_multiple == 8
+    assert _build("swinir", window=4).size_multiple == 4
+    assert _build("wavelet_unet", channels=[8, 16]).size_multiple == 4
+    assert _build("srcnn").size_multiple == 1
+
+
+# ------------------------------------------------------------------------------------------ FLOP counting
+def test_srcnn_flops_match_analytic_count():
+    macs_per_pixel = 9 * 9 * 3 * 64 + 5 * 5 * 64 * 32 + 5 * 5 * 32 * 3
+    expected = 2 * macs_per_pixel * 1e6 / 1e9
+    got = gflops_per_megapixel(_build("srcnn"), size=64)
+    assert got == pytest.approx(expected, rel=0.01)
+
+
+def test_flops_scale_as_expected():
+    # Convolution-only nets: cost per megapixel does not depend on the image size.
+    for name in ("srcnn", "resnet", "rrdb"):
+        m = _build(name)
+        assert gflops_per_megapixel(m, 32) == pytest.approx(gflops_per_megapixel(m, 128), rel=1e-3)
+    # Each extra EDSR block adds two 3x3 convs: 2 * 9 * C^2 MACs per pixel.
+    c = 16
+    g = [gflops_per_megapixel(_build("resnet", channels=c, blocks=n), 64) for n in (1, 2, 4)]
+    per_block = 2 * 2 * 9 * c * c / 1e3
+    assert g[1] - g[0] == pytest.approx(per_block, rel=0.01)
+    assert g[2] - g[1] == pytest.approx(2 * per_block, rel=0.01)
+    # Restormer's channel attention is linear in the pixel count; the wavelet U-Net's global attention is not.
+    r = _build("restormer")
+    assert gflops_per_megapixel(r, 64) == pytest.approx(gflops_per_megapixel(r, 256), rel=0.01)
+    w = _build("wavelet_unet")
+    assert gflops_per_megapixel(w, 512) > 1.05 * gflops_per_megapixel(w, 128)
+    # Window attention: 2 x (QK^T + AV) = 4 * window^2 * C FLOPs per token per layer come on top.
+    s4, s8 = (gflops_per_megapixel(_build("swinir", window=ws), 64) for ws in (4, 8))
+    layers, dim = 4, 24
+    assert s8 - s4 == pytest.approx(layers * 4 * (64 - 16) * dim / 1e3, rel=0.01)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_flops_positive_and_meta_count_matches_real(name):
+    model = _build(name).eval()
+    g = gflops_per_megapixel(model, 32)
+    assert g > 0
+    assert model.training is False
+    real = _count_flops(model, _rand(1, 3, 32, 32), None) / 1e9 / (32 * 32 / 1e6)
+    assert g == pytest.approx(real, rel=1e-6)
+
+
+def test_model_table_rows():
+    rows = model_table(presets=("small",), size=64)
+    assert [r["name"] for r in rows] == list_models()
+    for r in rows:
+        assert set(r) == {"name", "preset", "params", "gflops_per_mp", "size_multiple"}
+        assert r["params"] == count_params(_build(r["name"]))
+        assert r["gflops_per_mp"] > 0 and r["size_multiple"] >= 1
+
+
+# ------------------------------------------------------------------------------------------ building blocks
+def test_haar_transform_is_orthonormal_and_invertible():
+    x = _rand(2, 5, 6, 10)
+    y = haar_dwt(x)
+    assert y.shape == (2, 20, 3, 5)
+    torch.testing.assert_close(haar_iwt(y), x, atol=1e-6, rtol=0)
+    torch.testing.assert_close(y.pow(2).sum(), x.pow(2).sum(), rtol=1e-5, atol=0)
+    # The LL band is the (scaled) 2x2 block mean; a constant image has no detail.
+    torch.testing.assert_close(y[:, :5], 2 * F.avg_pool2d(x, 2), atol=1e-6, rtol=0)
+    assert haar_dwt(torch.ones(1, 1, 4, 4))[:, 1:].abs().max() == 0
+
+
+def test_layernorm2d_matches_layer_norm_over_channels():
+    ln = LayerNorm2d(6)
+    with torch.no_grad():
+        ln.weight.copy_(torch.linspace(0.5, 2, 6))
+        ln.bias.copy_(torch.linspace(-1, 1, 6))
+    x = _rand(2, 6, 5, 7) * 3
+    ref = F.layer_norm(x.permute(0, 2, 3, 1), (6,), ln.weight, ln.bias, eps=ln.eps).permute(0, 3, 1, 2)
+    torch.testing.assert_close(ln(x), ref, atol=1e-5, rtol=1e-5)
+
+
+def test_shifted_windows_do_not_attend_across_the_wrap_around():
+    torch.manual_seed(0)
+    layer = SwinLayer(dim=8, heads=2, ws=4, shift=2, mlp_ratio=2.0).eval()
+    x = _rand(1, 8, 8, 8)
+    x2 = x.clone()
+    x2[0, 0, 0] += 1.0  # after the roll, (0, 0) shares a window with (7, 7)
+    with torch.no_grad():
+        y, y2 = layer(x), layer(x2)
+    assert torch.equal(y[0, 7, 7], y2[0, 7, 7])
+    assert not torch.equal(y[0, 1, 1], y2[0, 1, 1])  # but it does reach its true neighbours
+
+
+def test_srresnet_features():
+    model = _build("srresnet", blocks=3)
+    x = _rand(1, 3, 17, 21)
+    feats = model.features(x)
+    assert len(feats) == 3 + 2
+    assert all(f.shape == (1, 24, 17, 21) for f in feats)
+    # The last feature map is what the output conv sees.
+    torch.testing.assert_close(model.tail(feats[-1]), model(x), atol=1e-6, rtol=1e-5)
+
+
+def test_wavelet_unet_output_is_a_blend_of_input_and_unet_result():
+    model = _build("wavelet_unet").eval()
+    x = _rand(1, 3, 16, 16)
+    with torch.no_grad():
+        out1, y = model.unet(x), model(x)
+    # y = (1 - a) x + a out1 with a in (0, 1): y lies between x and out1 everywhere.
+    lo, hi = torch.minimum(x, out1), torch.maximum(x, out1)
+    assert ((y >= lo - 1e-6) & (y <= hi + 1e-6)).all()
