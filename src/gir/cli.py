@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("config", help="YAML config (see configs/)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly")
-    t.add_argument("--out-dir", help="parent folder for the run folder (default: runs/)")
+    t.add_argument("--out-dir", help="the run folder (default: runs/<name>-<date-time>)")
     t.set_defaults(func=cmd_train)
     return ap
 

@@ -10,6 +10,10 @@ class RecipeError(GirError, ValueError):
     """A recipe names an unknown op, an unknown parameter, or a value outside its valid range."""
 
 
+class ConfigError(GirError, ValueError):
+    """A config value is wrong or the data it names is missing; the message is one line naming the key."""
+
+
 class ImageReadError(GirError, OSError):
     """A file could not be read as an image. The message starts with the file name."""
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from gir.data.errors import ConfigError
+from gir.data.errors import ConfigError, kwarg_problem
 from gir.errors import RecipeError
 from gir.registry import Registry
 
@@ -228,12 +228,4 @@ def build_task_sampler(mode: str, section: dict | None, key: str) -> TaskSampler
     try:
         return TASK_SAMPLERS.get(mode)(**section, key=key)
     except TypeError as e:
-        raise ConfigError(f"{key}: {_kwarg_problem(e)}") from None
-
-
-def _kwarg_problem(e: TypeError) -> str:
-    """'unexpected keyword argument x' from a TypeError, phrased as a config problem."""
-    msg = str(e)
-    if "unexpected keyword argument" in msg:
-        return "unknown key " + msg.split("unexpected keyword argument", 1)[1].strip()
-    return msg
+        raise ConfigError(f"{key}: {kwarg_problem(e)}") from None

@@ -25,6 +25,19 @@ class LayerNorm2d(nn.Module):
         return y
 
 
+def zero_init_(module: nn.Module) -> nn.Module:
+    """Set every parameter of ``module`` to zero in place and return it.
+
+    Used on the last layer of a restorer's correction branch: with output = input + correction, a fresh
+    network is then exactly the identity and training only has to learn the correction, which converges far
+    faster than starting from a random mapping. The gradient of that layer is not zero (it is the product of
+    the features it sees and the loss gradient), so the layers before it start learning from the second step.
+    """
+    for p in module.parameters():
+        nn.init.zeros_(p)
+    return module
+
+
 def conv3x3(cin: int, cout: int, bias: bool = True) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, padding=1, bias=bias)
 

@@ -46,7 +46,8 @@ def relative_position_index(ws: int) -> torch.Tensor:
     return rel[0] * (2 * ws - 1) + rel[1]
 
 
-def shifted_window_mask(h: int, w: int, ws: int, shift: int, device) -> torch.Tensor:
+def shifted_window_mask(h: int, w: int, ws: int, shift: int, device=None,
+                        dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """nW x N x N additive mask (0 or -inf) for attention on the image rolled by -shift: positions that come
     from different regions of the unrolled image must not attend to each other."""
     region = torch.zeros(h, w, device=device)
@@ -57,7 +58,7 @@ def shifted_window_mask(h: int, w: int, ws: int, shift: int, device) -> torch.Te
             label += 1
     win = window_partition(region.view(1, h, w, 1), ws).squeeze(-1)  # nW x N
     different = win[:, :, None] != win[:, None, :]
-    return torch.zeros(different.shape, device=device).masked_fill(different, float("-inf"))
+    return torch.zeros(different.shape, device=device, dtype=dtype).masked_fill(different, float("-inf"))
 
 
 class WindowAttention(nn.Module):
@@ -101,12 +102,12 @@ class SwinLayer(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
         self._masks: dict[tuple, torch.Tensor] = {}
 
-    def _mask(self, h: int, w: int, device) -> torch.Tensor:
-        key = (h, w, str(device))
+    def _mask(self, h: int, w: int, like: torch.Tensor) -> torch.Tensor:
+        key = (h, w, str(like.device), like.dtype)
         if key not in self._masks:
             if len(self._masks) > 8:
                 self._masks.clear()
-            self._masks[key] = shifted_window_mask(h, w, self.ws, self.shift, device)
+            self._masks[key] = shifted_window_mask(h, w, self.ws, self.shift, like.device, like.dtype)
         return self._masks[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -116,7 +117,7 @@ class SwinLayer(nn.Module):
         mask = None
         if self.shift:
             y = torch.roll(y, (-self.shift, -self.shift), dims=(1, 2))
-            mask = self._mask(h, w, x.device)
+            mask = self._mask(h, w, x)
         y = window_merge(self.attn(window_partition(y, self.ws), b, mask), self.ws, b, h, w)
         if self.shift:
             y = torch.roll(y, (self.shift, self.shift), dims=(1, 2))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -107,12 +108,28 @@ SCHEMA: dict[str, Any] = {
         "keep_states": F(2, "int", min=1, doc="training states kept (weights are all kept)"),
         "progress": F(True, "bool"),
         "stop_at": F(None, "int", nullable=True, min=1,
-                     doc="end this session after that iteration (saving), as a time-limited job would"),
+                     doc="end this session after that iteration (saving), as a time-limited job would; "
+                          "not kept in the run's config.yaml"),
     },
     "optim": F({"type": "adamw", "lr": 2e-4, "betas": [0.9, 0.999], "weight_decay": 1e-4}, "typed"),
     "schedule": F({"type": "cosine", "warmup": 0, "min_lr": 1e-7}, "typed"),
     "loss": F([{"type": "l1", "weight": 1.0}], "list", doc="terms: {type, weight, ...}"),
 }
+
+
+def describe(schema: dict = SCHEMA, prefix: str = "") -> list[str]:
+    """One line per config key: ``dotted.key = default (choices)  # doc``, for help listings."""
+    lines = []
+    for k, v in schema.items():
+        if isinstance(v, dict):
+            lines += describe(v, f"{prefix}{k}.")
+            continue
+        default = yaml.safe_dump(v.default, default_flow_style=True, sort_keys=False).strip()
+        default = default.removesuffix("...").strip()  # scalars are dumped as a document
+        choices = f" ({' | '.join(map(str, v.choices))})" if v.choices else ""
+        doc = f"  # {v.doc}" if v.doc else ""
+        lines.append(f"{prefix}{k} = {default}{choices}{doc}")
+    return lines
 
 
 def defaults() -> dict:
@@ -209,6 +226,20 @@ def _index(part: str, node: list, override: str) -> int:
     return int(part)
 
 
+_SCI = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
+
+
+def _scientific_to_float(obj: Any) -> Any:
+    """YAML 1.1 reads ``2e-4`` (no dot) as a string; turn such strings into floats everywhere."""
+    if isinstance(obj, dict):
+        return {k: _scientific_to_float(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_scientific_to_float(v) for v in obj]
+    if isinstance(obj, str) and _SCI.match(obj.strip()):
+        return float(obj)
+    return obj
+
+
 def merge(base: dict, user: dict, schema: dict = SCHEMA) -> dict:
     """``user`` over ``base`` (the defaults), section by section; typed sections of another type replace."""
     out = copy.deepcopy(base)
@@ -230,7 +261,7 @@ def load_config(config: str | Path | dict, overrides: Iterable[str] = ()) -> dic
     user, name = read_config(config)
     for ov in overrides or ():
         apply_override(user, ov)
-    cfg = merge(defaults(), user)
+    cfg = merge(defaults(), _scientific_to_float(user))
     if cfg.get("name") is None:
         cfg["name"] = name or "run"
     return validate(cfg)
@@ -367,7 +398,7 @@ def _resolve_nested_paths(cfg: dict) -> None:
 
 def dump_config(cfg: dict) -> str:
     """YAML text of a config (section order kept)."""
-    return yaml.safe_dump(cfg, sort_keys=False, default_flow_style=None, width=110)
+    return yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False, width=110)
 
 
 def write_config(cfg: dict, path: str | Path) -> None:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gir.data.errors import ConfigError
+from gir.data.errors import ConfigError, kwarg_problem
 from gir.registry import Registry
 from gir.training.config import number
 
@@ -164,7 +164,7 @@ class LossSet(nn.Module):
             try:
                 terms.append(LOSSES.get(kind)(**kwargs))
             except TypeError as e:
-                raise ConfigError(f"config: loss[{i}] ({kind}): {_kwarg_msg(e)}") from None
+                raise ConfigError(f"config: loss[{i}] ({kind}): {kwarg_problem(e)}") from None
             self.weights.append(number(item.get("weight", 1.0), f"loss[{i}].weight"))
             name = kind if kind not in self.names else f"{kind}{i}"
             self.names.append(name)
@@ -186,10 +186,3 @@ class LossSet(nn.Module):
             values[name] = v.detach()
             total = total + w * v
         return total, values
-
-
-def _kwarg_msg(e: TypeError) -> str:
-    msg = str(e)
-    if "unexpected keyword argument" in msg:
-        return "unknown key " + msg.split("unexpected keyword argument", 1)[1].strip()
-    return msg

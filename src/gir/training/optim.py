@@ -10,7 +10,7 @@ from typing import Any, Iterable
 
 import torch
 
-from gir.data.errors import ConfigError
+from gir.data.errors import ConfigError, kwarg_problem
 from gir.registry import Registry
 from gir.training.config import number
 
@@ -61,7 +61,7 @@ def build_optimizer(cfg: dict, params: Iterable, lr: float | None = None) -> tor
     try:
         return OPTIMIZERS.get(kind)(params, **kwargs)
     except TypeError as e:
-        raise ConfigError(f"config: optim ({kind}): {_kwarg_msg(e)}") from None
+        raise ConfigError(f"config: optim ({kind}): {kwarg_problem(e)}") from None
 
 
 class Schedule:
@@ -74,20 +74,22 @@ class Schedule:
 @SCHEDULERS.register("cosine")
 class WarmupCosine(Schedule):
     """Linear warm-up from base/warmup to base over ``warmup`` iterations, then a half cosine from base to
-    ``min_lr`` at the last iteration."""
+    ``min_lr`` at the last iteration (a warm-up longer than the run just ramps up all the way)."""
 
     def __init__(self, iterations: int, base_lr: float, warmup: int = 0, min_lr: float = 1e-7):
         self.iterations, self.base = int(iterations), float(base_lr)
         self.warmup = int(number(warmup, "schedule.warmup"))
         self.min_lr = number(min_lr, "schedule.min_lr")
-        if self.warmup < 0 or self.warmup >= self.iterations and self.iterations > 1:
-            raise ConfigError(f"config: schedule.warmup must be in [0, train.iterations), got {warmup!r}")
+        if self.warmup < 0:
+            raise ConfigError(f"config: schedule.warmup must be >= 0, got {warmup!r}")
         if not 0 <= self.min_lr <= self.base:
             raise ConfigError(f"config: schedule.min_lr must be in [0, optim.lr], got {min_lr!r}")
 
     def factor(self, t: int) -> float:
         if t <= self.warmup:
             return t / self.warmup
+        if self.iterations <= self.warmup:
+            return 1.0
         span = max(1, self.iterations - self.warmup)
         p = min(1.0, (t - self.warmup) / span)
         lr = self.min_lr + (self.base - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * p))
@@ -115,11 +117,4 @@ def build_schedule(cfg: dict, iterations: int, base_lr: float) -> Schedule:
     try:
         return SCHEDULERS.get(kind)(iterations, base_lr, **kwargs)
     except TypeError as e:
-        raise ConfigError(f"config: schedule ({kind}): {_kwarg_msg(e)}") from None
-
-
-def _kwarg_msg(e: TypeError) -> str:
-    msg = str(e)
-    if "unexpected keyword argument" in msg:
-        return "unknown key " + msg.split("unexpected keyword argument", 1)[1].strip()
-    return msg
+        raise ConfigError(f"config: schedule ({kind}): {kwarg_problem(e)}") from None

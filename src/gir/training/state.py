@@ -1,0 +1,64 @@
+"""Run-folder checkpoints: weights in ``models/net_<iter>.safetensors`` (+ ``net_latest``), written with
+:func:`gir.models.checkpoint.save_checkpoint`, and the rest of the training state (optimisers, schedule,
+EMA bookkeeping, RNG, scaler, discriminator) in ``states/<iter>.pt``: plain tensors, numbers, strings,
+lists and dicts, saved with ``torch.save`` and read back with ``weights_only=True``."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+_STATE_RE = re.compile(r"^(\d+)\.pt$")
+
+
+def model_path(run_dir: str | Path, iteration: int | str) -> Path:
+    return Path(run_dir) / "models" / f"net_{iteration}.safetensors"
+
+
+def state_path(run_dir: str | Path, iteration: int) -> Path:
+    return Path(run_dir) / "states" / f"{iteration}.pt"
+
+
+def saved_iterations(run_dir: str | Path) -> list[int]:
+    """Iterations with both a state and its weights file, ascending."""
+    d = Path(run_dir) / "states"
+    its = []
+    for p in d.glob("*.pt") if d.is_dir() else []:
+        m = _STATE_RE.match(p.name)
+        if m and model_path(run_dir, int(m.group(1))).is_file():
+            its.append(int(m.group(1)))
+    return sorted(its)
+
+
+def save_weights(run_dir: str | Path, iteration: int, params: dict, params_ema: dict | None,
+                 model_cfg: dict, meta: dict[str, Any]) -> Path:
+    """``net_<iter>.safetensors`` and a copy as ``net_latest.safetensors``."""
+    from gir.models.checkpoint import save_checkpoint
+
+    path = model_path(run_dir, iteration)
+    save_checkpoint(path, params, params_ema=params_ema, model_cfg=model_cfg, meta=meta)  # atomic
+    latest = model_path(run_dir, "latest")
+    shutil.copyfile(path, latest.with_name("net_latest.tmp.safetensors"))
+    os.replace(latest.with_name("net_latest.tmp.safetensors"), latest)
+    return path
+
+
+def save_state(run_dir: str | Path, iteration: int, state: dict[str, Any], keep: int | None = None) -> Path:
+    """Write ``states/<iter>.pt`` atomically; keep the newest ``keep`` states."""
+    path = state_path(run_dir, iteration)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    if keep:
+        for it in saved_iterations(run_dir)[:-keep]:
+            state_path(run_dir, it).unlink(missing_ok=True)
+    return path
+
+
+def load_state(run_dir: str | Path, iteration: int) -> dict[str, Any]:
+    return torch.load(state_path(run_dir, iteration), map_location="cpu", weights_only=True)

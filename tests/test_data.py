@@ -1,0 +1,267 @@
+"""gir.data: folders, patch geometry, degradation sampling modes, paired folders, determinism."""
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import natural_image
+from gir.data import (ConfigError, DegradedFolder, GirChains, IndexBatches, MixTasks, PairedFolders, SingleOp,
+                      build_train_set, build_val_set, list_images, sample_rng)
+from gir.data.patches import centre_crop, pad_to, random_crop, random_flip_rot
+from gir.errors import GirError
+from gir.io import write_image
+
+
+@pytest.fixture(scope="module")
+def clean_dir(tmp_path_factory) -> Path:
+    """Six small synthetic images of different sizes (one smaller than the patch), one in a subfolder."""
+    d = tmp_path_factory.mktemp("clean")
+    (d / "sub").mkdir()
+    sizes = [(40, 52), (33, 47), (64, 48), (20, 18), (50, 50), (45, 61)]
+    for i, (h, w) in enumerate(sizes):
+        where = d / "sub" if i == 5 else d
+        write_image(where / f"im{i}.png", natural_image(h, w, seed=i))
+    (d / "notes.txt").write_text("not an image")
+    return d
+
+
+def _single(clean_dir, seed=0, **kw):
+    return DegradedFolder([clean_dir], SingleOp("noise"), patch_size=24, seed=seed, **kw)
+
+
+# ------------------------------------------------------------------------------------------- folders
+def test_list_images_recursive_suffixes_and_errors(clean_dir, tmp_path):
+    files = list_images([clean_dir])
+    assert len(files) == 6 and all(p.suffix == ".png" for p in files)
+    assert len(list_images(clean_dir, recursive=False)) == 5
+    assert len(list_images([clean_dir, clean_dir / "sub"])) == 6  # duplicates dropped
+    assert len(list_images(clean_dir, max_images=2)) == 2
+    with pytest.raises(ConfigError, match="does not exist"):
+        list_images(tmp_path / "nope", key="data.train.roots")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"data.train.roots: no images"):
+        list_images(tmp_path / "empty", key="data.train.roots")
+    assert issubclass(ConfigError, GirError)
+
+
+# ------------------------------------------------------------------------------------------ geometry
+def test_crop_pads_small_images_and_keeps_pairs_aligned():
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 255, (10, 7, 3), dtype=np.uint8)
+    assert pad_to(small, 16).shape == (16, 16, 3)
+    assert pad_to(rng.integers(0, 255, (1, 5, 3), dtype=np.uint8), 4).shape == (4, 5, 3)
+    a = rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    b = 255 - a
+    for seed in range(8):
+        ca, cb = random_crop([a, b], 16, np.random.default_rng(seed))
+        fa, fb = random_flip_rot([ca, cb], np.random.default_rng(seed))
+        assert fa.shape == (16, 16, 3) and np.array_equal(fb, 255 - fa)
+    # all 8 dihedral transforms occur
+    img = np.arange(16, dtype=np.uint8).reshape(4, 4, 1)
+    seen = {random_flip_rot([img], np.random.default_rng(s))[0].tobytes() for s in range(200)}
+    assert len(seen) == 8
+    assert centre_crop(a, 20).shape == (20, 20, 3) and np.array_equal(centre_crop(a, 20), a[5:25, 10:30])
+    assert centre_crop(a, 100).shape == a.shape
+
+
+# ----------------------------------------------------------------------------------- determinism
+def test_sample_is_pure_function_of_seed_and_index(clean_dir):
+    ds1, ds2 = _single(clean_dir), _single(clean_dir)
+    order = [7, 3, 11, 3]
+    first = [ds1[i] for i in order]
+    second = [ds2[i] for i in reversed(order)][::-1]  # other instance, other call order
+    for x, y in zip(first, second):
+        assert np.array_equal(x["lq"], y["lq"]) and np.array_equal(x["gt"], y["gt"])
+        assert x["recipe"] == y["recipe"] and x["task"] == y["task"] == "noise"
+    s = first[0]
+    assert s["lq"].shape == s["gt"].shape == (3, 24, 24) and s["lq"].dtype == np.float32
+    assert 0.0 <= s["lq"].min() and s["lq"].max() <= 1.0
+    assert not np.array_equal(ds1[0]["gt"], ds1[1]["gt"])
+    assert not np.array_equal(_single(clean_dir, seed=1)[0]["lq"], ds1[0]["lq"])
+    # 8-bit quantised LQ
+    assert np.allclose(s["lq"] * 255, np.round(s["lq"] * 255), atol=1e-3)
+
+
+def test_dataloader_batches_independent_of_num_workers(clean_dir):
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader
+
+    ds = _single(clean_dir)
+
+    def batches(workers):
+        dl = DataLoader(ds, batch_sampler=IndexBatches(3, 2, 6), num_workers=workers)
+        return [(b["lq"], b["gt"], b["index"], b["task"]) for b in dl]
+
+    a, b = batches(0), batches(2)
+    assert len(a) == 4
+    for x, y in zip(a, b):
+        assert torch.equal(x[0], y[0]) and torch.equal(x[1], y[1]) and torch.equal(x[2], y[2])
+        assert x[3] == y[3]
+    assert a[0][2].tolist() == [6, 7, 8]  # iteration 3 of batch 3
+
+
+def test_index_batches_split_ranks_like_one_big_batch():
+    one = list(IndexBatches(4, 0, 3))
+    two = [list(IndexBatches(2, 0, 3, rank=r, world_size=2)) for r in range(2)]
+    for t in range(3):
+        assert sorted(two[0][t] + two[1][t]) == one[t]
+        assert not set(two[0][t]) & set(two[1][t])
+    resumed = list(IndexBatches(4, 1, 3))
+    assert resumed == one[1:]
+
+
+# ----------------------------------------------------------------------------------- sampling modes
+def test_single_random_and_fixed_params():
+    s = SingleOp("noise", random=True)
+    sig = [s.draw(sample_rng(0, i)).recipe.steps[0].params["sigma"] for i in range(50)]
+    assert len(set(sig)) == 50 and 1.0 <= min(sig) and max(sig) <= 30.0
+    fixed = SingleOp("noise", params={"sigma": 25}, random=True)
+    assert {fixed.draw(sample_rng(0, i)).recipe.steps[0].params["sigma"] for i in range(10)} == {25.0}
+    rep = SingleOp("jpeg", random=False)
+    d = rep.draw(sample_rng(0, 0))
+    assert d.recipe.steps[0].params == {"quality": 50} and d.recipe.seed is not None
+    with pytest.raises(ConfigError, match="unknown op"):
+        SingleOp("nosie")
+    with pytest.raises(ConfigError, match="params"):
+        SingleOp("noise", params={"sigma": 999})
+
+
+def _freqs(sampler, n=2000):
+    counts = collections.Counter(sampler.draw(sample_rng(5, i)).task for i in range(n))
+    return {k: v / n for k, v in counts.items()}
+
+
+def test_mix_honours_weights_and_repeat_ratios():
+    w = MixTasks([{"recipe": "noise(sigma=15)", "name": "a", "weight": 5},
+                  {"recipe": "jpeg(quality=30)", "name": "b", "weight": 3},
+                  {"recipe": "noise > jpeg", "name": "c", "weight": 2}])
+    f = _freqs(w)
+    for name, expect in {"a": 0.5, "b": 0.3, "c": 0.2}.items():
+        assert abs(f[name] - expect) < 0.03, (name, f)
+    r = MixTasks([{"recipe": "noise", "name": "H", "repeat": 1}, {"recipe": "jpeg", "name": "R", "repeat": 120},
+                  {"recipe": "noise(sigma=5)", "name": "N", "repeat": 9}])
+    f = _freqs(r)
+    for name, expect in {"H": 1 / 130, "R": 120 / 130, "N": 9 / 130}.items():
+        assert abs(f.get(name, 0.0) - expect) < 0.015, (name, f)
+    # repeat multiplies the size of each task's image pool (a repeat sampler over datasets)
+    pooled = MixTasks([{"recipe": "noise", "name": "x", "repeat": 1, "roots": ["/a"]},
+                       {"recipe": "jpeg", "name": "y", "repeat": 1}])
+    pooled.bind([30, 10])  # main pool 30 images, task x's pool 10
+    assert np.allclose(pooled.probs, [0.25, 0.75])
+
+
+def test_mix_random_tasks_redraw_strengths_and_fixed_tasks_do_not():
+    m = MixTasks(["noise(sigma=25)", {"recipe": "noise > jpeg", "random": True, "name": "rnd"}])
+    fixed, rand = set(), set()
+    for i in range(200):
+        d = m.draw(sample_rng(1, i))
+        (rand if d.task == "rnd" else fixed).add(d.recipe.to_text())
+    assert fixed == {"noise(sigma=25.0)"}
+    assert len(rand) > 50 and all(t.startswith("noise(") and "> jpeg(" in t for t in rand)
+
+
+@pytest.mark.parametrize("tasks, match", [
+    ([], "non-empty"),
+    (["noise", {"recipe": "jpeg", "bogus": 1}], "unknown key 'bogus'"),
+    ([{"recipe": "noise", "weight": 1}, {"recipe": "jpeg", "repeat": 2}], "either weight or repeat"),
+    ([{"recipe": "noise", "weight": -1}], "positive"),
+    (["noise", "noise"], "unique"),
+    (["noise(sigma=-3)"], r"tasks\[0\].recipe"),
+])
+def test_mix_config_errors(tasks, match):
+    with pytest.raises(ConfigError, match=match):
+        MixTasks(tasks)
+
+
+def test_gir_mode_yields_varied_valid_chains():
+    from gir.degradations import OPS
+
+    g = GirChains(order="1-4", pool=["noise", "jpeg", "blur", "resize", "rain"])
+    draws = [g.draw(sample_rng(3, i)) for i in range(300)]
+    texts = {d.recipe.to_text() for d in draws}
+    assert len(texts) > 250  # strengths and chains vary
+    orders = collections.Counter(len(d.recipe.steps) for d in draws)
+    assert set(orders) == {1, 2, 3, 4}
+    for d in draws:
+        ops = [s.op for s in d.recipe.steps]
+        assert len(set(ops)) == len(ops) and d.task == f"order-{len(ops)}"
+        assert all(not OPS.get(o).acquisition for o in ops[1:])  # weather only as D_1
+    assert {d.recipe.steps[0].op for d in draws} >= {"rain", "noise"}
+    with pytest.raises(ConfigError, match="order"):
+        GirChains(order="5-2")
+    with pytest.raises(ConfigError, match="needs more"):
+        GirChains(order="1-5", pool=["noise", "jpeg"])
+    with pytest.raises(ConfigError, match=r"pool\[1\]"):
+        GirChains(pool=["noise", "fog"])
+
+
+def test_scene_depth_ops_run_on_patches(clean_dir):
+    ds = DegradedFolder([clean_dir], SingleOp("haze"), patch_size=16, seed=0)
+    s = ds[4]
+    assert s["lq"].shape == (3, 16, 16) and not np.array_equal(s["lq"], s["gt"])
+    assert len(ds.depths._maps) == 1  # the whole image's depth, estimated once
+
+
+# --------------------------------------------------------------------------------------- paired folders
+def test_paired_folders_match_by_stem_and_share_geometry(tmp_path):
+    lq, gt = tmp_path / "lq", tmp_path / "gt"
+    lq.mkdir(), gt.mkdir()
+    for i in range(3):
+        clean = natural_image(30 + i, 40, seed=i)
+        write_image(gt / f"{i:03d}.png", clean)
+        write_image(lq / f"{i:03d}.png", 1.0 - clean)  # the pair is recognisable pixel by pixel
+    write_image(lq / "extra.png", natural_image(8, 8))  # LQ without GT is ignored
+    ds = PairedFolders(lq, gt, patch_size=16, seed=0)
+    assert len(ds) == 3
+    for i in range(20):
+        s = ds[i]
+        assert s["lq"].shape == (3, 16, 16) and s["task"] == "paired"
+        assert np.allclose(s["lq"], 1.0 - s["gt"], atol=1.5 / 255)
+    write_image(gt / "lonely.png", natural_image(8, 8))
+    with pytest.raises(ConfigError, match="no LQ file with the same stem"):
+        PairedFolders(lq, gt, patch_size=16)
+
+
+def test_paired_size_mismatch_is_reported(tmp_path):
+    (tmp_path / "lq").mkdir(), (tmp_path / "gt").mkdir()
+    write_image(tmp_path / "gt" / "a.png", natural_image(20, 20))
+    write_image(tmp_path / "lq" / "a.png", natural_image(10, 10))
+    ds = PairedFolders(tmp_path / "lq", tmp_path / "gt", patch_size=8)
+    with pytest.raises(ConfigError, match="does not match its GT"):
+        ds[0]
+
+
+# ------------------------------------------------------------------------------------ config builders
+def test_build_train_set_modes(clean_dir, tmp_path):
+    base = {"roots": [str(clean_dir)], "single": {"op": "jpeg"}, "mix": {"tasks": ["noise", "jpeg"]},
+            "gir": {"order": "1-2", "pool": ["noise", "jpeg"]}}
+    for mode in ("single", "mix", "gir"):
+        ds = build_train_set({**base, "mode": mode}, seed=0, patch_size=16)
+        assert ds[0]["lq"].shape == (3, 16, 16)
+    with pytest.raises(ConfigError, match="unknown mode 'sigle'"):
+        build_train_set({**base, "mode": "sigle"}, seed=0, patch_size=16)
+    with pytest.raises(ConfigError, match="data.train.single: unknown key 'sigma'"):
+        build_train_set({**base, "mode": "single", "single": {"op": "noise", "sigma": 3}}, 0, 16)
+    with pytest.raises(ConfigError, match="paired.lq"):
+        build_train_set({"mode": "paired", "paired": {}}, 0, 16)
+    with pytest.raises(ConfigError, match="no folder given"):
+        build_train_set({"mode": "single", "roots": []}, 0, 16)
+
+
+def test_val_set_is_fixed_and_centre_cropped(clean_dir):
+    section = {"roots": [str(clean_dir)], "max_images": 2, "crop": 24,
+               "tasks": ["noise(sigma=25)", {"name": "j", "recipe": "jpeg(quality=20)", "seed": 4}]}
+    a, b = list(build_val_set(section)), list(build_val_set(section))
+    assert len(a) == 4 and [x.task for x in a] == ["noise(sigma=25.0)", "j"] * 2
+    for x, y in zip(a, b):
+        assert np.array_equal(x.lq, y.lq) and x.gt.shape == (24, 24, 3)
+    # different images of the same task get different noise realisations
+    assert not np.array_equal(a[0].lq - a[0].gt, a[2].lq - a[2].gt)
+    assert build_val_set({"roots": []}) is None
+    with pytest.raises(ConfigError, match="at least one task"):
+        build_val_set({"roots": [str(clean_dir)]})
+    with pytest.raises(ConfigError, match=r"tasks\[0\]: unknown key 'sede'"):
+        build_val_set({"roots": [str(clean_dir)], "tasks": [{"recipe": "noise", "sede": 1}]})
