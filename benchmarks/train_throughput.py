@@ -54,13 +54,20 @@ def table(rows: list[dict], batch: int, patch: int, threads: int, preset: str = 
             f"backward + AdamW, {threads} torch threads on {platform.processor() or platform.machine()} "
             f"({os.cpu_count()} cores), torch {_torch_version()}, {date.today().isoformat()}.\n"
             f"GFLOP/MP: forward pass per megapixel at {patch}x{patch} (FLOPs = 2 x MACs).\n\n")
-    lines = ["| arch | params | GFLOP/MP | it/s | img/s |", "|---|---:|---:|---:|---:|"]
+    base = next((r["it_s"] for r in rows if r["arch"] == "srcnn" and "error" not in r), None)
+    head += ("x srcnn: throughput relative to srcnn (GIR's acceptance-line net) measured in the same run. "
+             "~GFLOP/s: 3 x forward FLOPs (forward + backward) x pixels per second, the arithmetic rate "
+             "actually achieved.\n\n")
+    lines = ["| arch | params | GFLOP/MP | it/s | img/s | x srcnn | ~GFLOP/s |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['arch']} | - | - | failed: {r['error']} | - |")
-        else:
-            lines.append(f"| {r['arch']} | {r['params'] / 1e6:.3f} M | {r['gflops_per_mp']:.2f} | "
-                         f"{r['it_s']:.2f} | {r['img_s']:.1f} |")
+            lines.append(f"| {r['arch']} | - | - | failed: {r['error']} | - | - | - |")
+            continue
+        ratio = f"{r['it_s'] / base:.2f}" if base else "-"
+        rate = 3 * r["gflops_per_mp"] * r["img_s"] * patch * patch / 1e6
+        lines.append(f"| {r['arch']} | {r['params'] / 1e6:.3f} M | {r['gflops_per_mp']:.2f} | "
+                     f"{r['it_s']:.2f} | {r['img_s']:.1f} | {ratio} | {rate:.0f} |")
     return head + "\n".join(lines) + "\n"
 
 

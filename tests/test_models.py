@@ -27,6 +27,12 @@ YAML_OVERRIDES = {
     "wavelet_unet": "channels: [8, 16, 32]",
 }
 
+# The zero-initialised last layer of each architecture's correction branch.
+ZERO_TAIL = {
+    "srcnn": "net.4", "resnet": "tail", "srresnet": "tail", "rrdb": "out_conv", "nafnet": "ending",
+    "restormer": "output", "swinir": "conv_last", "promptir": "output", "wavelet_unet": "dec_convs.0",
+}
+
 
 def _rand(*shape, seed=0):
     return torch.rand(*shape, generator=torch.Generator().manual_seed(seed))
@@ -37,6 +43,16 @@ def _build(name, **kw):
     return build_model({"type": name, "preset": "small", **kw})
 
 
+def _jittered(model, seed=0, std=0.01):
+    """``model`` with seeded noise added to every parameter, so that no layer is zero any more: a stand-in for
+    a trained network where a test needs the output to depend on the input through the whole network."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(std * torch.randn(p.shape, generator=g))
+    return model
+
+
 def test_registry_lists_all_nine():
     assert sorted(list_models()) == sorted(NAMES)
     assert all(name in MODELS for name in NAMES)
@@ -45,12 +61,13 @@ def test_registry_lists_all_nine():
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("hw", [(37, 53), (5, 7)])
 def test_output_has_input_size(name, hw):
-    model = _build(name).eval()
+    model = _jittered(_build(name)).eval()
     x = _rand(2, 3, *hw)
     with torch.no_grad():
         y = model(x)
     assert y.shape == x.shape
     assert torch.isfinite(y).all()
+    assert (y - x).abs().max() > 1e-3  # the jittered network is not the identity, so the check below has teeth
     # Each image of the batch is restored on its own (padding / attention do not mix batch items).
     with torch.no_grad():
         y1 = model(x[1:])
@@ -58,23 +75,56 @@ def test_output_has_input_size(name, hw):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_one_training_step(name):
+def test_fresh_model_is_the_identity(name):
+    model = _build(name).eval()
+    x = _rand(1, 3, 37, 53, seed=2)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), x, atol=1e-5, rtol=0)
+    tail = model.get_submodule(ZERO_TAIL[name])
+    assert all(p.abs().max() == 0 for p in tail.parameters())
+
+
+@pytest.mark.parametrize("name", ["srresnet", "rrdb"])
+def test_without_global_residual_the_output_conv_predicts_the_image(name):
+    model = _build(name, global_residual=False).eval()
+    x = _rand(1, 3, 37, 53, seed=2)
+    with torch.no_grad():
+        y = model(x)
+    assert (y - x).abs().max() > 0.05
+    assert model.get_submodule(ZERO_TAIL[name]).weight.abs().max() > 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_training_steps(name):
+    """With a zero last layer, only that layer gets a gradient on the first step; one AdamW step makes it
+    non-zero, the gradient then reaches every parameter within a few steps and the loss falls."""
     model = _build(name).train()
     x = _rand(2, 3, 24, 24, seed=1)
     target = (x * 0.8 + 0.1).clamp(0, 1)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    before = {k: p.detach().clone() for k, p in model.named_parameters()}
-    loss = F.l1_loss(model(x), target)
-    loss.backward()
-    assert torch.isfinite(loss)
-    grads = {k: p.grad for k, p in model.named_parameters() if p.grad is not None}
-    assert all(torch.isfinite(g).all() for g in grads.values())
-    with_grad = [k for k, g in grads.items() if g.abs().sum() > 0]
-    assert with_grad, "no parameter received a gradient"
-    opt.step()
-    after = dict(model.named_parameters())
-    unchanged = [k for k in with_grad if torch.equal(before[k], after[k].detach())]
-    assert not unchanged, f"parameters with a gradient did not move: {unchanged[:5]}"
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-4)
+    reached, losses = set(), []
+    for step in range(4):
+        opt.zero_grad()
+        y = model(x)
+        loss = F.l1_loss(y, target)
+        loss.backward()
+        assert torch.isfinite(loss)
+        grads = {k: p.grad for k, p in model.named_parameters() if p.grad is not None}
+        assert all(torch.isfinite(g).all() for g in grads.values())
+        with_grad = {k for k, g in grads.items() if g.abs().sum() > 0}
+        if step == 0:
+            tail = {f"{ZERO_TAIL[name]}.{k}" for k, _ in model.get_submodule(ZERO_TAIL[name]).named_parameters()}
+            assert with_grad == tail
+            y0 = y.detach()
+        reached |= with_grad
+        losses.append(loss.item())
+        opt.step()
+        if step == 0:
+            with torch.no_grad():
+                assert (model(x) - y0).abs().max() > 1e-5, "one step did not change the output"
+    never = [k for k, _ in model.named_parameters() if k not in reached]
+    assert not never, f"parameters that never received a gradient: {never[:5]}"
+    assert losses[-1] < losses[0], losses
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -207,15 +257,20 @@ def test_srresnet_features():
     feats = model.features(x)
     assert len(feats) == 3 + 2
     assert all(f.shape == (1, 24, 17, 21) for f in feats)
-    # The last feature map is what the output conv sees.
-    torch.testing.assert_close(model.tail(feats[-1]), model(x), atol=1e-6, rtol=1e-5)
+    # The last feature map is what the output conv sees (its output is added to the input by default).
+    _jittered(model)
+    feats = model.features(x)
+    torch.testing.assert_close(x + model.tail(feats[-1]), model(x), atol=1e-6, rtol=1e-5)
+    plain = _jittered(_build("srresnet", blocks=3, global_residual=False))
+    torch.testing.assert_close(plain.tail(plain.features(x)[-1]), plain(x), atol=1e-6, rtol=1e-5)
 
 
 def test_wavelet_unet_output_is_a_blend_of_input_and_unet_result():
-    model = _build("wavelet_unet").eval()
+    model = _jittered(_build("wavelet_unet")).eval()
     x = _rand(1, 3, 16, 16)
     with torch.no_grad():
         out1, y = model.unet(x), model(x)
+    assert (out1 - x).abs().max() > 1e-2 and (y - x).abs().max() > 1e-3
     # y = (1 - a) x + a out1 with a in (0, 1): y lies between x and out1 everywhere.
     lo, hi = torch.minimum(x, out1), torch.maximum(x, out1)
     assert ((y >= lo - 1e-6) & (y <= hi + 1e-6)).all()

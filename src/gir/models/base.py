@@ -1,4 +1,9 @@
-"""Common base for restoration networks: B x 3 x H x W in [0, 1] in, same size out, any H and W."""
+"""Common base for restoration networks: B x 3 x H x W in [0, 1] in, same size out, any H and W.
+
+Convention for every architecture: output = input + predicted correction, and the last layer of the
+correction is zero-initialised (:func:`gir.models.layers.zero_init_`), so a freshly built model returns its
+input exactly and training learns only the correction.
+"""
 from __future__ import annotations
 
 from typing import Any, Mapping

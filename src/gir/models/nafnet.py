@@ -1,6 +1,6 @@
 """NAFNet (Chen et al. 2022, "Simple Baselines for Image Restoration"): a U-Net of nonlinear-activation-free
 blocks. Down: 2x2 stride-2 conv doubling channels; up: 1x1 conv + pixel shuffle halving them; skips are
-added; output = input + correction.
+added; output = input + correction, whose last conv starts at zero (a fresh model is the identity).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from torch import nn
 
 from gir.models import MODELS
 from gir.models.base import ModelConfigError, RestorationNet, resolve_preset
-from gir.models.layers import LayerNorm2d, conv1x1, conv3x3
+from gir.models.layers import LayerNorm2d, conv1x1, conv3x3, zero_init_
 
 # The paper's restoration models use width 32 and enc [1, 1, 1, 28], middle 1, dec [1, 1, 1, 1].
 PRESETS = {
@@ -77,7 +77,7 @@ class NAFNet(RestorationNet):
             self.ups.append(nn.Sequential(conv1x1(c, 2 * c, bias=False), nn.PixelShuffle(2)))
             c //= 2
             self.decoders.append(blocks(n, c))
-        self.ending = conv3x3(c, in_ch)
+        self.ending = zero_init_(conv3x3(c, in_ch))
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         f = self.intro(x)

@@ -1,7 +1,9 @@
 """Deep residual network, GIR's excellence line (paper 000, ref. [43]), built like EDSR (Lim et al. 2017)
 without its upsampler: conv head, residual blocks without batch norm, conv, long skip, conv tail.
 
-The output is input + predicted correction (global residual), as usual for same-resolution restoration.
+The output is input + predicted correction (global residual), as usual for same-resolution restoration; the
+tail conv then starts at zero, so a fresh model is the identity. ``global_residual: false`` makes the tail
+predict the image itself (normal init).
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from torch import nn
 
 from gir.models import MODELS
 from gir.models.base import RestorationNet, resolve_preset
-from gir.models.layers import ResBlock, conv3x3
+from gir.models.layers import ResBlock, conv3x3, zero_init_
 
 # channels / blocks: EDSR-baseline size for "paper" (the full EDSR is 32 blocks x 256 ch, res_scale 0.1).
 PRESETS = {
@@ -32,6 +34,8 @@ class ResNet(RestorationNet):
         self.blocks = nn.Sequential(*[ResBlock(c, p["res_scale"]) for _ in range(p["blocks"])])
         self.body_conv = conv3x3(c, c)
         self.tail = conv3x3(c, in_ch)
+        if self.global_residual:
+            zero_init_(self.tail)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         f = self.head(x)

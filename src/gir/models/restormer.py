@@ -5,7 +5,8 @@ MDTA (multi-Dconv head transposed attention): 1x1 + 3x3 depthwise convs make Q, 
 so its cost is linear in the number of pixels. GDFN (gated-Dconv feed-forward): 1x1 expand, 3x3 depthwise,
 GELU(one half) * other half, 1x1 back. Down: conv halving channels + pixel-unshuffle; up: conv doubling
 channels + pixel-shuffle; skips are concatenated (and reduced by 1x1 except at the top level, which runs
-at 2 x dim); refinement blocks; output = input + correction.
+at 2 x dim); refinement blocks; output = input + correction, whose last conv starts at zero (a fresh model
+is the identity).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from torch import nn
 
 from gir.models import MODELS
 from gir.models.base import ModelConfigError, RestorationNet, resolve_preset
-from gir.models.layers import LayerNorm2d, conv1x1, conv3x3
+from gir.models.layers import LayerNorm2d, conv1x1, conv3x3, zero_init_
 
 PRESETS = {
     "paper": dict(dim=48, blocks=(4, 6, 6, 8), heads=(1, 2, 4, 8), refinement=4, ffn_expansion=2.66),
@@ -116,7 +117,7 @@ class Restormer(RestorationNet):
         self.decoders = nn.ModuleList(
             transformer_stack(blocks[i], dim * 2 ** max(i, 1), heads[i], fe) for i in range(n - 1))
         self.refinement = transformer_stack(p["refinement"], 2 * dim, heads[0], fe)
-        self.output = conv3x3(2 * dim, in_ch, bias=False)
+        self.output = zero_init_(conv3x3(2 * dim, in_ch, bias=False))
 
     def decoder_hook(self, level: int, f: torch.Tensor) -> torch.Tensor:
         """Applied to the features at ``level`` (channels dim * 2**level) just before they are upsampled."""

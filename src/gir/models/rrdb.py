@@ -1,6 +1,11 @@
 """RRDBNet of ESRGAN (Wang et al. 2018) at the input resolution: conv, residual-in-residual dense blocks
 (three 5-layer dense blocks each, LeakyReLU 0.2, residual scaling 0.2), trunk conv with a long skip, then
 conv + LeakyReLU and an output conv where the SR model has its upsampler.
+
+Unlike the SR original, the output here is input + predicted correction (``global_residual: true``, the
+default in both presets) with the output conv starting at zero: at the same resolution most of the input
+is already right, and a network that starts as the identity trains much faster. ``global_residual: false``
+gives the original image-predicting output conv.
 """
 from __future__ import annotations
 
@@ -10,12 +15,12 @@ from torch import nn
 
 from gir.models import MODELS
 from gir.models.base import RestorationNet, resolve_preset
-from gir.models.layers import conv3x3
+from gir.models.layers import conv3x3, zero_init_
 
 # channels (nf), blocks (nb), growth (gc): 64 / 23 / 32 in ESRGAN.
 PRESETS = {
-    "paper": dict(channels=64, blocks=23, growth=32, global_residual=False),
-    "small": dict(channels=16, blocks=1, growth=8, global_residual=False),
+    "paper": dict(channels=64, blocks=23, growth=32, global_residual=True),
+    "small": dict(channels=16, blocks=1, growth=8, global_residual=True),
 }
 _RES_SCALE = 0.2
 
@@ -63,6 +68,8 @@ class RRDBNet(RestorationNet):
         self.trunk_conv = conv3x3(c, c)
         self.hr_conv = conv3x3(c, c)
         self.out_conv = conv3x3(c, in_ch)
+        if self.global_residual:
+            zero_init_(self.out_conv)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         f = self.head(x)

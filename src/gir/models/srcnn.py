@@ -1,7 +1,8 @@
 """SRCNN (Dong et al.): three convolutions 9-5-5, GIR's acceptance line (paper 000).
 
 Differences from the 2014 design, both for same-resolution restoration of RGB: it works on the three
-colour channels instead of luminance, and it predicts a correction added to the input (global residual).
+colour channels instead of luminance, and it predicts a correction added to the input (global residual),
+whose last conv starts at zero so that a fresh model is the identity.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from torch import nn
 
 from gir.models import MODELS
 from gir.models.base import RestorationNet, resolve_preset
+from gir.models.layers import zero_init_
 
 # c1, c2: widths of the 9x9 and 5x5 layers (64 / 32 in the paper; cheap enough for CPU as is).
 PRESETS = {"paper": dict(c1=64, c2=32), "small": dict(c1=64, c2=32)}
@@ -24,7 +26,7 @@ class SRCNN(RestorationNet):
         self.net = nn.Sequential(
             nn.Conv2d(in_ch, p["c1"], 9, padding=4, padding_mode="replicate"), nn.ReLU(inplace=True),
             nn.Conv2d(p["c1"], p["c2"], 5, padding=2, padding_mode="replicate"), nn.ReLU(inplace=True),
-            nn.Conv2d(p["c2"], in_ch, 5, padding=2, padding_mode="replicate"),
+            zero_init_(nn.Conv2d(p["c2"], in_ch, 5, padding=2, padding_mode="replicate")),
         )
 
     def body(self, x):

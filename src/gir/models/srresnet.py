@@ -2,6 +2,11 @@
 PReLU, residual blocks (conv-BN-PReLU-conv-BN), conv-BN with a long skip, 9x9 output conv; the upsampling
 blocks are removed. Batch norm is optional (``bn``). :meth:`SRResNet.features` exposes the intermediate
 maps that GRIDS uses as deep degradation representations.
+
+Unlike the SR original, whose output has a different size from its input, the output here is input +
+predicted correction (``global_residual: true``, the default in both presets) with the output conv starting
+at zero: at the same resolution most of the input is already right, and a network that starts as the
+identity trains much faster. ``global_residual: false`` gives the original image-predicting output conv.
 """
 from __future__ import annotations
 
@@ -10,10 +15,11 @@ from torch import nn
 
 from gir.models import MODELS
 from gir.models.base import RestorationNet, resolve_preset
+from gir.models.layers import zero_init_
 
 PRESETS = {
-    "paper": dict(channels=64, blocks=16, bn=True, global_residual=False),
-    "small": dict(channels=24, blocks=2, bn=False, global_residual=False),
+    "paper": dict(channels=64, blocks=16, bn=True, global_residual=True),
+    "small": dict(channels=24, blocks=2, bn=False, global_residual=True),
 }
 
 
@@ -47,6 +53,8 @@ class SRResNet(RestorationNet):
         self.blocks = nn.ModuleList(_SRResBlock(c, bn) for _ in range(p["blocks"]))
         self.trunk = nn.Sequential(*_conv_norm(c, bn))
         self.tail = nn.Conv2d(c, in_ch, 9, padding=4)
+        if self.global_residual:
+            zero_init_(self.tail)
 
     def _run(self, x: torch.Tensor, keep: list[torch.Tensor] | None) -> torch.Tensor:
         f0 = self.head(x)

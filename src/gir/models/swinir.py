@@ -1,11 +1,11 @@
 """SwinIR (Liang et al. 2021) for same-resolution restoration (its denoising / JPEG configuration).
 
 Shallow 3x3 conv; residual Swin transformer blocks (RSTB: ``depth`` Swin layers + 3x3 conv + skip); layer
-norm; 3x3 conv with a long skip; 3x3 output conv; output = input + correction. A Swin layer runs multi-head
-self-attention inside non-overlapping ``window`` x ``window`` windows with a learned relative position
-bias, every second layer on windows shifted by window/2 (cyclic roll + mask so that pixels that were not
-neighbours do not attend to each other), then an MLP; both pre-norm with residuals. Inputs are padded to
-a multiple of the window.
+norm; 3x3 conv with a long skip; 3x3 output conv; output = input + correction (the output conv starts at
+zero, so a fresh model is the identity). A Swin layer runs multi-head self-attention inside non-overlapping
+``window`` x ``window`` windows with a learned relative position bias, every second layer on windows
+shifted by window/2 (cyclic roll + mask so that pixels that were not neighbours do not attend to each
+other), then an MLP; both pre-norm with residuals. Inputs are padded to a multiple of the window.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from torch import nn
 
 from gir.models import MODELS
 from gir.models.base import ModelConfigError, RestorationNet, resolve_preset
-from gir.models.layers import conv3x3
+from gir.models.layers import conv3x3, zero_init_
 
 # "paper": SwinIR's colour denoising / JPEG model.
 PRESETS = {
@@ -159,7 +159,7 @@ class SwinIR(RestorationNet):
         self.groups = nn.ModuleList(RSTB(dim, d, h, ws, p["mlp_ratio"]) for d, h in zip(depths, heads))
         self.norm = nn.LayerNorm(dim)
         self.conv_after_body = conv3x3(dim, dim)
-        self.conv_last = conv3x3(dim, in_ch)
+        self.conv_last = zero_init_(conv3x3(dim, in_ch))
         self.apply(_init_transformer)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:

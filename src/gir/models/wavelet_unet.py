@@ -9,6 +9,8 @@
 * The U-Net gives a 3-channel image out1 (here input + predicted correction). A light refinement head, three
   3x3 convs of at most ``refine_channels`` (16) channels on [input, out1], predicts a one-channel fusion
   weight alpha in (0, 1) and the output is (1 - alpha) * input + alpha * out1.
+* The U-Net's last conv (level 0 of the decoder, before the inverse DWT) starts at zero, so that at
+  initialisation out1 = input and hence the whole output is the input, whatever alpha.
 
 The paper gives N = 8 residual blocks and a model of about 341 MB; the channel widths are only in its
 figure, so the "paper" preset picks widths that give a model of that size (fp32).
@@ -21,7 +23,7 @@ from torch import nn
 
 from gir.models import MODELS
 from gir.models.base import RestorationNet, resolve_preset
-from gir.models.layers import LayerNorm2d, ResBlock, conv1x1, conv3x3, haar_dwt, haar_iwt
+from gir.models.layers import LayerNorm2d, ResBlock, conv1x1, conv3x3, haar_dwt, haar_iwt, zero_init_
 
 PRESETS = {
     "paper": dict(channels=(96, 192, 384), blocks=8, mid_blocks=8, refine_channels=16),
@@ -83,6 +85,7 @@ class WaveletUNet(RestorationNet):
                                                                                    GlobalSelfAttention(chans[-1]))])
         self.decoders = nn.ModuleList(ResidualGroup(c, n) for c in chans)
         self.dec_convs = nn.ModuleList(conv3x3(c, 4 * cout) for c, cout in zip(chans, ins))
+        zero_init_(self.dec_convs[0])  # the U-Net's correction: out1 = input at initialisation
         self.refine = FusionRefinement(in_ch, p["refine_channels"])
 
     def unet(self, x: torch.Tensor) -> torch.Tensor:
