@@ -259,20 +259,14 @@ class ValSet:
 
 def parse_val_tasks(tasks: Sequence[Any], key: str = "data.val.tasks") -> list[tuple[str, Any, int]]:
     """``[name, recipe, seed]`` from config items: a recipe text, or ``{recipe, name?, seed?}`` (seed 0)."""
-    from gir.data.tasks import _parse_recipe
+    from gir.data.tasks import _parse_recipe, task_mapping
 
     if not isinstance(tasks, (list, tuple)):
         raise ConfigError(f"{key}: expected a list of tasks")
     out = []
     for i, item in enumerate(tasks):
         k = f"{key}[{i}]"
-        if isinstance(item, str):
-            item = {"recipe": item}
-        if not isinstance(item, dict):
-            raise ConfigError(f"{k}: expected a recipe text or a mapping with a 'recipe' key")
-        unknown = sorted(set(item) - _VAL_TASK_KEYS)
-        if unknown:
-            raise ConfigError(f"{k}: unknown key {unknown[0]!r}; known: {', '.join(sorted(_VAL_TASK_KEYS))}")
+        item = task_mapping(item, k, _VAL_TASK_KEYS)
         recipe = _parse_recipe(item.get("recipe"), f"{k}.recipe")
         seed = item.get("seed", 0)
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

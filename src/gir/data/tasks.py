@@ -58,6 +58,18 @@ def _op_spec(name: str, key: str):
     return OPS.get(name)
 
 
+def task_mapping(item: Any, key: str, allowed: set[str] | frozenset[str]) -> dict:
+    """A task config item as a mapping: a bare recipe text becomes ``{"recipe": text}``; unknown keys fail."""
+    if isinstance(item, str):
+        item = {"recipe": item}
+    if not isinstance(item, dict):
+        raise ConfigError(f"{key}: expected a recipe text or a mapping with a 'recipe' key")
+    unknown = sorted(set(item) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{key}: unknown key {unknown[0]!r}; known: {', '.join(sorted(allowed))}")
+    return item
+
+
 def _parse_recipe(text: Any, key: str):
     from gir.degradations import Recipe
 
@@ -135,13 +147,7 @@ class MixTasks(TaskSampler):
         self.bind([1] * (len(self.pools) + 1))
 
     def _parse_task(self, item: Any, key: str) -> dict:
-        if isinstance(item, str):
-            item = {"recipe": item}
-        if not isinstance(item, dict):
-            raise ConfigError(f"{key}: expected a recipe text or a mapping with a 'recipe' key")
-        unknown = sorted(set(item) - _TASK_KEYS)
-        if unknown:
-            raise ConfigError(f"{key}: unknown key {unknown[0]!r}; known: {', '.join(sorted(_TASK_KEYS))}")
+        item = task_mapping(item, key, _TASK_KEYS)
         recipe = _parse_recipe(item.get("recipe"), f"{key}.recipe")
         rnd = item.get("random", False)
         if not isinstance(rnd, bool):
