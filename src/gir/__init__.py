@@ -1,7 +1,8 @@
 """gir: general image restoration.
 
-Importing ``gir`` is cheap: subpackages (``gir.degradations``, ``gir.io``, ``gir.metrics``, ...) load on
-first use, so ``import gir`` pulls in neither torch nor OpenCV.
+Importing ``gir`` is cheap: subpackages (``gir.degradations``, ``gir.io``, ``gir.metrics``, ``gir.models``,
+``gir.restore``, ...) load on first use, so ``import gir`` pulls in neither torch nor OpenCV.
+``gir.restore(image)`` restores a float32 HxWx3 array, an Image or a path (see :mod:`gir.restore`).
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("degradations", "io", "metrics", "registry", "errors", "cli")
+_SUBMODULES = ("degradations", "io", "metrics", "models", "restore", "training", "registry", "errors", "cli")
 
 
 def __getattr__(name: str):

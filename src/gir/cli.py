@@ -132,6 +132,21 @@ def cmd_train(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------- restore
+def cmd_restore(args) -> int:
+    from gir.restore import restore_files
+
+    report = restore_files(args.inputs, args.output, model=args.model, device=args.device, tile=args.tile,
+                           overlap=args.overlap, half=args.half, fmt=args.format, quality=args.quality,
+                           progress=not args.quiet, log=None if args.quiet else _stderr_line)
+    print(report.summary("restored"), file=sys.stderr if report.failures else sys.stdout)
+    return report.exit_code
+
+
+def _stderr_line(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
 # ------------------------------------------------------------------------------------------------ main
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="gir", description="General image restoration toolkit.")
@@ -165,6 +180,26 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly")
     t.add_argument("--out-dir", help="the run folder (default: runs/<name>-<date-time>)")
     t.set_defaults(func=cmd_train)
+
+    r = sub.add_parser("restore", help="restore images with a trained network (tiled for any size)",
+                       description="Restore images. With one input file, -o may be a file or a folder; "
+                                   "otherwise -o is a folder and outputs keep their input's file name. "
+                                   "Alpha, grayscale, 16-bit depth and the input's format are kept.")
+    r.add_argument("inputs", nargs="+", help="image files, folders or globs")
+    r.add_argument("-o", "--output", required=True, help="output folder (or file, for one input file)")
+    r.add_argument("--model", help="shipped model NAME (in gir/weights) or a checkpoint PATH "
+                                   "(default: the shipped default model)")
+    r.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                   help="auto: cuda, else mps, else cpu (default auto)")
+    r.add_argument("--half", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16/fp16 autocast (default: on for cuda, off otherwise)")
+    r.add_argument("--tile", default="auto", help="tile side in pixels, 'auto' (from free memory) or 0 (no "
+                                                  "tiling); default auto")
+    r.add_argument("--overlap", type=int, default=32, help="pixels shared by neighbouring tiles (default 32)")
+    r.add_argument("--format", help="write this format (png, jpg, tif, webp) instead of the input's")
+    r.add_argument("--quality", type=int, default=95, help="JPEG / WebP quality 1-100 (default 95)")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress bars or per-image lines")
+    r.set_defaults(func=cmd_restore)
     return ap
 
 

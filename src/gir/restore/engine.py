@@ -1,0 +1,352 @@
+"""Model loading (names, paths, devices, cache) and the :class:`Restorer` that runs it on whole images."""
+from __future__ import annotations
+
+import gc
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from gir.errors import GirError
+from gir.restore import memory
+from gir.restore.tiling import TileGrid, round_down, round_up, run_tiled
+
+DEFAULT_MODEL = "gir-nafnet-small"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+WEIGHTS_SUFFIX = ".safetensors"
+DEFAULT_OVERLAP = 32
+MIN_TILE = 64
+MAX_BATCH = 16
+
+
+# ------------------------------------------------------------------------------------------- model files
+def shipped_models() -> list[str]:
+    """Names of the weight files shipped in ``gir/weights`` (``NAME.safetensors``)."""
+    if not WEIGHTS_DIR.is_dir():
+        return []
+    return sorted(p.name[:-len(WEIGHTS_SUFFIX)] for p in WEIGHTS_DIR.glob(f"*{WEIGHTS_SUFFIX}"))
+
+
+def resolve_model(spec: str | os.PathLike | None = None) -> Path:
+    """The checkpoint file for ``--model``: None -> the shipped default ``gir/weights/DEFAULT.safetensors``;
+    an existing file path -> that file; a bare name -> ``gir/weights/NAME.safetensors``.
+
+    Raises GirError (one line) for a missing default, an unknown name or a missing file.
+    """
+    if spec is None:
+        path = WEIGHTS_DIR / f"{DEFAULT_MODEL}{WEIGHTS_SUFFIX}"
+        if not path.is_file():
+            raise GirError(f"the default model {DEFAULT_MODEL!r} is not installed ({path} is missing); pass "
+                           f"--model NAME|PATH with a checkpoint file, e.g. one written by `gir train`")
+        return path
+    p = Path(spec).expanduser()
+    if p.is_file():
+        return p
+    if p.is_dir():
+        raise GirError(f"{spec}: --model needs a checkpoint file or a model name, not a folder")
+    if os.sep not in str(spec) and "/" not in str(spec) and not p.suffix:
+        shipped = WEIGHTS_DIR / f"{spec}{WEIGHTS_SUFFIX}"
+        if shipped.is_file():
+            return shipped
+        known = ", ".join(shipped_models()) or "none"
+        raise GirError(f"unknown model {str(spec)!r}: neither a file nor a shipped model (shipped: {known})")
+    raise GirError(f"{spec}: no such model file")
+
+
+def pick_device(name: str | torch.device = "auto") -> torch.device:
+    """``auto`` -> cuda, else mps, else cpu; an explicit device that is not available raises GirError."""
+    if isinstance(name, torch.device):
+        return name
+    name = str(name).lower()
+    cuda_ok = torch.cuda.is_available()
+    mps_ok = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda_ok else "mps" if mps_ok else "cpu")
+    kind = name.split(":")[0]
+    if kind == "cuda" and not cuda_ok:
+        raise GirError("device cuda: CUDA is not available (no GPU, or torch built without CUDA)")
+    if kind == "mps" and not mps_ok:
+        raise GirError("device mps: Apple MPS is not available on this machine")
+    if kind not in ("cpu", "cuda", "mps"):
+        raise GirError(f"unknown device {name!r}; use auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+def half_dtype(device: torch.device) -> torch.dtype:
+    """The autocast dtype of ``half``: bfloat16 where supported (CPU, recent CUDA GPUs), else float16."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "mps":
+        return torch.float16
+    return torch.bfloat16
+
+
+@dataclass
+class LoadedModel:
+    """A network on its device plus what inference learned about it (shared by every user of the cache)."""
+
+    module: nn.Module
+    device: torch.device
+    name: str
+    multiple: int
+    memory_models: dict[bool, memory.MemoryModel] = field(default_factory=dict)  # keyed by `half`
+    tile_limit: int | None = None  # lowered after an out-of-memory error
+
+
+_CACHE: dict[tuple[str, str], tuple[int, LoadedModel]] = {}
+
+
+def _load_file(path: Path, device: torch.device) -> nn.Module:
+    from gir.models.checkpoint import load_model
+
+    try:
+        return load_model(path, map_location=device)
+    except GirError:
+        raise
+    except Exception as e:  # anything the checkpoint layer did not wrap: still one line, naming the file
+        text = " ".join(str(e).split())
+        raise GirError(f"{path}: cannot load the model ({type(e).__name__}: {text})") from None
+
+
+def load_cached(spec: str | os.PathLike | None, device: torch.device) -> LoadedModel:
+    """The model of ``spec`` (see :func:`resolve_model`) on ``device``, loaded once per (file, device) and
+    reloaded when the file changes."""
+    path = resolve_model(spec).resolve()
+    key = (str(path), str(device))
+    stamp = path.stat().st_mtime_ns
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    module = _load_file(path, device)
+    loaded = LoadedModel(module, device, path.stem, int(getattr(module, "size_multiple", 1) or 1))
+    _CACHE[key] = (stamp, loaded)
+    return loaded
+
+
+def wrap_module(module: nn.Module, device: torch.device) -> LoadedModel:
+    """A model given as an ``nn.Module`` (not cached: the caller owns it). Moved to ``device``, eval mode."""
+    module = module.to(device).eval()
+    return LoadedModel(module, device, type(module).__name__, int(getattr(module, "size_multiple", 1) or 1))
+
+
+def clear_cache() -> None:
+    """Forget every cached model (frees their memory once no Restorer holds them)."""
+    _CACHE.clear()
+
+
+# ---------------------------------------------------------------------------------------------- restorer
+def _parse_tile(tile) -> int | None:
+    """'auto' -> None; an int >= 0 (0: never tile) -> itself."""
+    if tile is None or (isinstance(tile, str) and tile.strip().lower() == "auto"):
+        return None
+    try:
+        value = int(tile)
+    except (TypeError, ValueError):
+        raise GirError(f"tile must be 'auto' or a whole number of pixels, got {tile!r}") from None
+    if value < 0:
+        raise GirError(f"tile must be >= 0 (0 = no tiling), got {value}")
+    return value
+
+
+def as_rgb(image) -> np.ndarray:
+    """An array (float HxWx3 in [0, 1]), an :class:`~gir.io.Image` or a path -> float32 HxWx3."""
+    from gir.io import Image, read_image
+
+    if isinstance(image, (str, os.PathLike)):
+        image = read_image(image)
+    if isinstance(image, Image):
+        image = image.rgb
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"image must be an H x W x 3 array, got shape {arr.shape}")
+    if arr.dtype.kind != "f":
+        raise ValueError(f"image must be a float array in [0, 1], got dtype {arr.dtype}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"image is empty: shape {arr.shape}")
+    return arr.astype(np.float32, copy=False)
+
+
+class Restorer:
+    """Runs a restoration network on whole images of any size, tiling when they do not fit in memory.
+
+    model: a model name or checkpoint path (see :func:`resolve_model`; None = the shipped default), or an
+        ``nn.Module`` mapping B x 3 x H x W in [0, 1] to the same size (``size_multiple`` attribute honoured).
+    device: "auto" (cuda > mps > cpu), "cpu", "cuda", "cuda:N" or "mps".
+    tile: "auto" (from the memory budget and the model's measured memory need; untiled when the image
+        fits), a tile side in pixels (rounded down to the model's size multiple), or 0 (untiled unless
+        memory runs out).
+    overlap: pixels shared by neighbouring tiles (rounded up to the size multiple, at most half a tile).
+    half: bf16/fp16 autocast; None = on for CUDA, off otherwise.
+    batch_size: "auto" (as many tiles per pass as the budget allows, at most 16) or a number.
+    memory_budget: bytes a forward pass may use; None = :func:`gir.restore.memory.memory_budget`.
+
+    When a pass runs out of memory, the batch drops to one tile, then the tile side is halved (down to
+    :data:`MIN_TILE`) and the image is done again; the smaller tile is remembered for later images.
+    """
+
+    def __init__(self, model=None, *, device="auto", tile="auto", overlap: int = DEFAULT_OVERLAP,
+                 half: bool | None = None, batch_size="auto", memory_budget: int | None = None):
+        self.device = pick_device(device)
+        if self.device.type == "cpu":
+            from gir.utils.runtime import tune_allocator
+
+            tune_allocator()
+        if isinstance(model, nn.Module):
+            self.model = wrap_module(model, self.device)
+        else:
+            self.model = load_cached(model, self.device)
+        self.tile = _parse_tile(tile)
+        if int(overlap) < 0:
+            raise GirError(f"overlap must be >= 0, got {overlap}")
+        self.overlap = int(overlap)
+        self.half = (self.device.type == "cuda") if half is None else bool(half)
+        self.batch_size = None if batch_size in (None, "auto") else max(1, int(batch_size))
+        self.memory_budget = memory_budget
+        self._batch_limit: int | None = None
+
+    @property
+    def multiple(self) -> int:
+        return self.model.multiple
+
+    # --- the network on numpy tiles
+    def _forward_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            if self.half:
+                with torch.autocast(self.device.type, dtype=half_dtype(self.device)):
+                    return self.model.module(x)
+            return self.model.module(x)
+
+    def forward(self, tiles: np.ndarray) -> np.ndarray:
+        """B x H x W x 3 float32 tiles (H, W multiples of the size multiple) -> the network's B x H x W x 3
+        float32 outputs (not clipped; a new array). Inputs are clipped to [0, 1] on the way in."""
+        x = torch.from_numpy(np.ascontiguousarray(tiles)).to(self.device).permute(0, 3, 1, 2)
+        x = x.clamp(0.0, 1.0).contiguous()
+        y = self._forward_tensor(x)
+        if y.shape != x.shape:
+            raise GirError(f"model {self.model.name} returned {tuple(y.shape)} for an input of {tuple(x.shape)}; "
+                           f"gir restore needs a same-size B x 3 x H x W output")
+        del x
+        return y.float().permute(0, 2, 3, 1).cpu().numpy()
+
+    # --- planning
+    def memory_model(self) -> memory.MemoryModel:
+        """Working memory of the network per pass (probed once per model, device and ``half``)."""
+        known = self.model.memory_models.get(self.half)
+        if known is None:
+            known = memory.probe_memory(self._forward_tensor, self.device, self.multiple)
+            self.model.memory_models[self.half] = known
+        return known
+
+    def _budget(self) -> int:
+        return int(self.memory_budget) if self.memory_budget else memory.memory_budget(self.device)
+
+    def plan(self, height: int, width: int) -> tuple[TileGrid, int]:
+        """The tile grid and batch size for an H x W image under the current settings and limits."""
+        m = self.multiple
+        hp, wp = round_up(height, m), round_up(width, m)
+        need_probe = self.tile is None or (self.batch_size is None and self.tile != 0)
+        need = self.memory_model() if need_probe else None
+        budget = self._budget() if need_probe else 0
+        max_pixels = need.max_pixels(budget) if need is not None else None
+        if self.tile is None:
+            th, tw = self._auto_tile(hp, wp, max_pixels)
+        elif self.tile == 0:
+            th, tw = hp, wp
+        else:
+            th = tw = max(m, round_down(self.tile, m))
+        if self.model.tile_limit is not None:
+            th, tw = min(th, self.model.tile_limit), min(tw, self.model.tile_limit)
+        grid = TileGrid.build(height, width, th, tw, self.overlap, m)
+        if self.batch_size is not None or need is None:
+            batch = self.batch_size or 1
+        else:
+            batch = int(min(MAX_BATCH, max(1, budget // need.bytes_for(grid.th * grid.tw))))
+        if self._batch_limit is not None:
+            batch = min(batch, self._batch_limit)
+        return grid, min(batch, len(grid))
+
+    def _auto_tile(self, hp: int, wp: int, max_pixels: float) -> tuple[int, int]:
+        """Largest tile (th, tw) of at most ``max_pixels``: the whole padded image when it fits; a full-height
+        (full-width) strip when the image is narrow; else a square."""
+        m = self.multiple
+        if hp * wp <= max_pixels:
+            return hp, wp
+        side = max(MIN_TILE, round_down(int(max_pixels ** 0.5), m))
+        if hp <= side:
+            return hp, max(side, round_down(int(max_pixels // hp), m))
+        if wp <= side:
+            return max(side, round_down(int(max_pixels // wp), m)), wp
+        return side, side
+
+    # --- running
+    def _shrink_after_oom(self, grid: TileGrid, batch: int) -> None:
+        if batch > 1:
+            self._batch_limit = 1
+            return
+        side = max(grid.th, grid.tw)
+        floor = max(MIN_TILE, self.multiple)
+        if side <= floor:
+            raise GirError(f"out of memory on {self.device} even with {grid.th}x{grid.tw} tiles; free memory, "
+                           f"use another --device or a smaller model")
+        self.model.tile_limit = max(floor, round_down(side // 2, self.multiple))
+
+    def __call__(self, image, progress: bool | str = False) -> np.ndarray:
+        """Restore one image (see :func:`as_rgb` for what it may be) -> float32 HxWx3 in [0, 1].
+
+        progress: show a tqdm bar over the tiles (a string is used as its label).
+        """
+        rgb = as_rgb(image)
+        out = np.empty_like(rgb)  # the only full-size array made here; run_tiled accumulates into it
+        while True:
+            grid, batch = self.plan(rgb.shape[0], rgb.shape[1])
+            try:
+                with progress_bar(progress, len(grid)) as step:
+                    run_tiled(rgb, grid, self.forward, batch, on_tiles=step, out=out)
+                break
+            except Exception as e:
+                if not memory.is_oom(e):
+                    raise
+            # Outside the except block, so the failed pass's frames (and their tensors) are already freed.
+            self._shrink_after_oom(grid, batch)
+            _free_device_memory(self.device)
+        np.clip(out, 0.0, 1.0, out=out)
+        return out
+
+    def describe(self) -> str:
+        tile = "auto" if self.tile is None else ("off" if self.tile == 0 else str(self.tile))
+        precision = f"autocast {str(half_dtype(self.device)).replace('torch.', '')}" if self.half else "float32"
+        return f"model {self.model.name} on {self.device} ({precision}), tile {tile}, overlap {self.overlap}"
+
+
+def _free_device_memory(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+@contextmanager
+def progress_bar(progress: bool | str, total: int) -> Iterator[Callable[[int], None]]:
+    """Yield ``step(n)`` advancing a tqdm bar over ``total`` tiles; a no-op when disabled or one tile."""
+    if not progress or total <= 1:
+        yield lambda n: None
+        return
+    from tqdm import tqdm
+
+    label = progress if isinstance(progress, str) else "restore"
+    with tqdm(total=total, desc=label, unit="tile", leave=False) as bar:
+        yield bar.update
+
+
+def restore(image, model=None, *, device="auto", tile="auto", overlap: int = DEFAULT_OVERLAP,
+            half: bool | None = None, progress: bool | str = False) -> np.ndarray:
+    """Restore one image with a (cached) model: float32 HxWx3 in [0, 1] in, the same shape and dtype out.
+
+    image: a float HxWx3 array in [0, 1], a :class:`gir.io.Image` or an image file path.
+    model, device, tile, overlap, half: as for :class:`Restorer` (model None = the shipped default).
+    """
+    return Restorer(model, device=device, tile=tile, overlap=overlap, half=half)(image, progress=progress)

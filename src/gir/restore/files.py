@@ -1,0 +1,135 @@
+"""Restoring image files: where outputs go, which format they get, and the per-file loop of ``gir restore``."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from gir.batch import BatchReport, expand_inputs, plan_outputs
+from gir.errors import GirError
+
+# --format value -> (format name for write_image, file suffix)
+FORMATS = {"png": ("PNG", ".png"), "jpg": ("JPEG", ".jpg"), "jpeg": ("JPEG", ".jpg"), "tif": ("TIFF", ".tif"),
+           "tiff": ("TIFF", ".tif"), "webp": ("WEBP", ".webp")}
+_SUFFIX_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF",
+                  ".webp": "WEBP"}
+FALLBACK_SUFFIX = ".png"  # for inputs in a format gir cannot write (BMP, GIF)
+
+
+def parse_format(fmt: str | None) -> tuple[str, str] | None:
+    """``--format`` value (png, jpg/jpeg, tif/tiff, webp; case and a leading dot ignored) -> (format, suffix)."""
+    if fmt is None:
+        return None
+    key = str(fmt).lower().lstrip(".")
+    if key not in FORMATS:
+        raise GirError(f"unknown --format {fmt!r}; writable: png, jpg, tif, webp")
+    return FORMATS[key]
+
+
+def _is_single_file(items: list[str]) -> bool:
+    return len(items) == 1 and Path(items[0]).is_file()
+
+
+def _output_is_file(output: Path) -> bool:
+    """An output path names a file when it is not an existing folder, does not end with a separator and
+    has a suffix."""
+    text = str(output)
+    return not output.is_dir() and not text.endswith(("/", "\\")) and bool(output.suffix)
+
+
+def plan_single(src: Path, output: Path, fmt: tuple[str, str] | None) -> tuple[Path, str | None]:
+    """(output file, format) for one input file: ``output`` itself when it names a file, else
+    ``output/<input name>`` (suffix from ``--format``). Refuses to overwrite the input."""
+    if _output_is_file(output):
+        suffix_fmt = _SUFFIX_FORMAT.get(output.suffix.lower())
+        if suffix_fmt is None:
+            raise GirError(f"{output}: unknown image suffix {output.suffix!r}; use .png, .jpg, .tif or .webp")
+        if fmt is not None and fmt[0] != suffix_fmt:
+            raise GirError(f"{output}: the suffix {output.suffix} says {suffix_fmt} but --format says {fmt[0]}")
+        dst, write_fmt = output, suffix_fmt
+    else:
+        dst, write_fmt = _plan_folder([src], output, fmt)[src]
+    if dst.resolve() == src.resolve():
+        raise GirError(f"{dst}: refusing to overwrite the input file; choose another output")
+    return dst, write_fmt
+
+
+def _plan_folder(inputs: list[Path], out_dir: Path, fmt: tuple[str, str] | None
+                 ) -> dict[Path, tuple[Path, str | None]]:
+    """``out_dir/<input file name>`` per input (suffix from ``--format``; inputs gir cannot write, e.g.
+    BMP, become PNG). Raises GirError for clashes or an output that would overwrite an input."""
+    if fmt is not None:
+        return {p: (q, fmt[0]) for p, q in plan_outputs(inputs, out_dir, fmt[1]).items()}
+    plan = plan_outputs(inputs, out_dir)
+    fixed = {p: q.with_suffix(FALLBACK_SUFFIX) if q.suffix.lower() not in _SUFFIX_FORMAT else q
+             for p, q in plan.items()}
+    if fixed != plan:  # re-check clashes and overwrites with the changed names
+        taken: dict[Path, Path] = {}
+        inputs_resolved = {p.resolve() for p in inputs}
+        for p, q in fixed.items():
+            key = q.resolve()
+            if key in inputs_resolved:
+                raise GirError(f"{q}: refusing to overwrite an input file; choose another output folder")
+            if key in taken:
+                raise GirError(f"{p} and {taken[key]} would both be written to {q}; process them separately")
+            taken[key] = p
+    return {p: (q, _SUFFIX_FORMAT[q.suffix.lower()]) for p, q in fixed.items()}
+
+
+def plan_restore(items: list[str], output, fmt: str | None = None
+                 ) -> tuple[dict[Path, tuple[Path, str | None]], list[str], Path | None]:
+    """Map the inputs (files, folders, globs) to (output file, write format).
+
+    One input file: ``output`` may be a file path or a folder. Otherwise ``output`` is a folder and every
+    output keeps its input's file name (suffix per ``--format``). Returns (plan, problems, folder to create
+    or None); problems are one line per input item that matched nothing.
+    """
+    out = Path(output)
+    parsed = parse_format(fmt)
+    if out.exists() and not out.is_dir() and not _is_single_file(items):
+        raise GirError(f"{out}: exists and is not a folder (several inputs need an output folder)")
+    paths, problems = expand_inputs(items)
+    if _is_single_file(items):
+        dst, write_fmt = plan_single(paths[0], out, parsed)
+        return {paths[0]: (dst, write_fmt)}, problems, dst.parent
+    return _plan_folder(paths, out, parsed), problems, out
+
+
+def restore_files(items: list[str], output, *, model=None, device="auto", tile="auto", overlap: int = 32,
+                  half: bool | None = None, fmt: str | None = None, quality: int = 95, progress: bool = True,
+                  log: Callable[[str], None] | None = None) -> BatchReport:
+    """Restore image files (``gir restore``); see :func:`plan_restore` for where the results go.
+
+    Each output keeps its input's alpha, grayscale, bit depth and ICC profile (upright pixels, as read);
+    unreadable inputs are recorded in the returned report and skipped. The model loads once, before any
+    file is read. log: receives one line per image (None: silent).
+    """
+    from gir.io import read_image, save_like
+    from gir.restore.engine import Restorer
+
+    if not 1 <= int(quality) <= 100:
+        raise GirError(f"--quality must be in 1..100, got {quality}")
+    plan, problems, folder = plan_restore(items, output, fmt)
+    restorer = Restorer(model, device=device, tile=tile, overlap=overlap, half=half)
+    if log is not None:
+        log(restorer.describe())
+    report = BatchReport(failures=list(problems))
+    if plan and folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    for src, (dst, write_fmt) in plan.items():
+        try:
+            t0 = time.perf_counter()
+            img = read_image(src)
+            rgb, img.rgb = img.rgb, None  # the restorer's input is the only full-size copy kept
+            h, w = rgb.shape[:2]
+            out = restorer(rgb, progress=src.name if progress else False)
+            del rgb
+            save_like(dst, out, img, format=write_fmt, quality=quality)
+            del out
+            report.done += 1
+            if log is not None:
+                log(f"{src} -> {dst} ({w}x{h}, {time.perf_counter() - t0:.1f} s)")
+        except (GirError, OSError, ValueError, RuntimeError) as e:
+            text = " ".join(str(e).split())
+            report.fail(text if text.startswith(str(src)) else f"{src}: {text}")
+    return report
