@@ -5,6 +5,7 @@ import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from gir.errors import GirError
 
@@ -44,8 +45,9 @@ def expand_inputs(items: list[str], suffixes: tuple[str, ...] = IMAGE_SUFFIXES) 
     return unique, problems
 
 
-def plan_outputs(inputs: list[Path], out_dir: Path, suffix: str | None = None) -> dict[Path, Path]:
-    """Map each input to ``out_dir/<its file name>`` (suffix replaced when given).
+def plan_outputs(inputs: list[Path], out_dir: Path, suffix: str | None = None,
+                 rename: Callable[[Path], str] | None = None) -> dict[Path, Path]:
+    """Map each input to ``out_dir/<its file name>`` (suffix replaced when given, or the name from ``rename``).
 
     Raises GirError when two inputs would write the same output, or an output would overwrite an input.
     """
@@ -53,7 +55,7 @@ def plan_outputs(inputs: list[Path], out_dir: Path, suffix: str | None = None) -
     targets: dict[Path, Path] = {}
     input_set = {p.resolve() for p in inputs}
     for p in inputs:
-        name = p.name if suffix is None else p.with_suffix(suffix).name
+        name = rename(p) if rename else (p.name if suffix is None else p.with_suffix(suffix).name)
         out = out_dir / name
         key = out.resolve()
         if key in input_set:

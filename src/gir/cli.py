@@ -127,6 +127,8 @@ def cmd_models(args) -> int:
 def cmd_train(args) -> int:
     from gir.training import run
 
+    if not args.config and not args.resume:
+        raise GirError("give a CONFIG file, or --resume RUN_DIR")
     run_dir = run(args.config, overrides=args.set or [], resume=args.resume, out_dir=args.out_dir)
     print(f"run folder: {run_dir}")
     return 0
@@ -175,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_models)
 
     t = sub.add_parser("train", help="train a restoration network from a YAML config")
-    t.add_argument("config", help="YAML config (see configs/)")
+    t.add_argument("config", nargs="?", help="YAML config (see configs/); optional with --resume")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly")
     t.add_argument("--out-dir", help="the run folder (default: runs/<name>-<date-time>)")

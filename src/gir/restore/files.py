@@ -60,19 +60,8 @@ def _plan_folder(inputs: list[Path], out_dir: Path, fmt: tuple[str, str] | None
     BMP, become PNG). Raises GirError for clashes or an output that would overwrite an input."""
     if fmt is not None:
         return {p: (q, fmt[0]) for p, q in plan_outputs(inputs, out_dir, fmt[1]).items()}
-    plan = plan_outputs(inputs, out_dir)
-    fixed = {p: q.with_suffix(FALLBACK_SUFFIX) if q.suffix.lower() not in _SUFFIX_FORMAT else q
-             for p, q in plan.items()}
-    if fixed != plan:  # re-check clashes and overwrites with the changed names
-        taken: dict[Path, Path] = {}
-        inputs_resolved = {p.resolve() for p in inputs}
-        for p, q in fixed.items():
-            key = q.resolve()
-            if key in inputs_resolved:
-                raise GirError(f"{q}: refusing to overwrite an input file; choose another output folder")
-            if key in taken:
-                raise GirError(f"{p} and {taken[key]} would both be written to {q}; process them separately")
-            taken[key] = p
+    fixed = plan_outputs(inputs, out_dir, rename=lambda p: p.name if p.suffix.lower() in _SUFFIX_FORMAT
+                         else p.with_suffix(FALLBACK_SUFFIX).name)
     return {p: (q, _SUFFIX_FORMAT[q.suffix.lower()]) for p, q in fixed.items()}
 
 
