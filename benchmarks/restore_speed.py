@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _report import emit  # benchmarks/ is on sys.path when a script here runs
+
 ASPECT = (3, 2)  # width : height of the test photos, like most cameras
 
 
@@ -239,10 +241,7 @@ def main(argv: list[str] | None = None) -> int:
               f"an identity network going through the same read / tile / write path in the same run."
               + ("\n" + " ".join(notes) if notes else ""))
     text = table(rows, header)
-    print(text)
-    if args.append:
-        with open(args.append, "a") as f:
-            f.write("\n" + text)
+    emit(text, args.append)
     return 0
 
 

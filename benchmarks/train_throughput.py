@@ -17,6 +17,8 @@ import sys
 import time
 from datetime import date
 
+from _report import emit  # benchmarks/ is on sys.path when a script here runs
+
 
 def measure(arch: str, preset: str, batch: int, patch: int, warmup: int, iters: int) -> dict:
     """Params, forward GFLOP per megapixel and timed training iterations/s for one architecture."""
@@ -110,10 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:  # noqa: BLE001 - report the failure in the table and go on
             rows.append({"arch": arch, "error": f"{type(e).__name__}: {e}".splitlines()[0][:80]})
     text = table(rows, args.batch, args.patch, torch.get_num_threads(), args.preset)
-    print(text)
-    if args.append:
-        with open(args.append, "a") as f:
-            f.write("\n" + text)
+    emit(text, args.append)
     return 0
 
 
