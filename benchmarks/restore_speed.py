@@ -5,7 +5,8 @@ texture, sensor noise; seeded) is saved as PNG in a temporary folder, and ``gir 
 fresh child process; its wall time (process start to exit: imports, model load, read, inference, write) and
 peak RSS (``getrusage(RUSAGE_CHILDREN).ru_maxrss`` of an intermediate child that runs only that command) are
 recorded. In the same run an identity network goes through the same path (read, tiles, write), so the
-"x identity" column shows what the model itself costs. Prints a Markdown table.
+"x identity" column shows what the model itself costs. "image s" is the time ``gir restore`` logs for the
+image itself (read, restore, write; no interpreter start or model load). Prints a Markdown table.
 
     python benchmarks/restore_speed.py                              # the shipped default model
     python benchmarks/restore_speed.py --arch nafnet wavelet_unet   # random-weight checkpoints (small preset)
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -144,12 +146,14 @@ def measure(cmd: list[str]) -> dict:
     out = json.loads(res.stdout.strip().splitlines()[-1])
     if out["rc"] != 0:
         raise RuntimeError(f"command failed ({out['rc']}): {shlex.join(cmd)}\n{res.stderr[-2000:]}")
+    logged = re.findall(r"\(\d+x\d+, ([\d.]+) s\)", res.stderr)  # gir restore's per-image line
+    out["image_s"] = float(logged[-1]) if logged else None
     return out
 
 
 def restore_cmd(src: Path, dst: Path, model: str, device: str, tile: str) -> list[str]:
     return [sys.executable, "-m", "gir.cli", "restore", str(src), "-o", str(dst), "--model", model,
-            "--device", device, "--tile", tile, "-q"]
+            "--device", device, "--tile", tile]
 
 
 def cpu_name() -> str:
@@ -188,11 +192,13 @@ def run(models: dict[str, str], sizes: list[float], device: str, tile: str, repe
 
 def table(rows: list[dict], header: str) -> str:
     lines = [header, "",
-             "| model | size | MP | seconds | s/MP | x identity | peak RSS GB |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+             "| model | size | MP | seconds (process) | s/MP | x identity | image s (read-restore-write) | "
+             "peak RSS GB |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        image_s = "" if r.get("image_s") is None else f"{r['image_s']:.2f}"
         lines.append(f"| {r['model']} | {r['w']}x{r['h']} | {r['mp']:.1f} | {r['seconds']:.2f} | "
-                     f"{r['seconds'] / r['mp']:.2f} | {r['ratio']:.1f} | {r['rss_gb']:.2f} |")
+                     f"{r['seconds'] / r['mp']:.2f} | {r['ratio']:.1f} | {image_s} | {r['rss_gb']:.2f} |")
     return "\n".join(lines) + "\n"
 
 

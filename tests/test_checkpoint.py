@@ -188,3 +188,31 @@ def test_overwrite_replaces_the_file(tmp_path):
     save_checkpoint(path, {"w": torch.ones(3)}, meta={"v": 2})
     state, info = load_state(path)
     assert torch.equal(state["w"], torch.ones(3)) and info["meta"] == {"v": 2}
+
+
+def test_export_keeps_only_the_ema_weights_and_the_config(tmp_path):
+    from gir.models.checkpoint import export_weights
+
+    model = _model()
+    ema = _randomised_state(model, 3)
+    src = tmp_path / "run" / "net_10.safetensors"
+    save_checkpoint(src, _randomised_state(model, 2), ema, model_cfg=CFG, meta={"iteration": 10})
+    meta = export_weights(src, tmp_path / "ship.safetensors", meta={"card": "x.md"})
+    assert meta["iteration"] == 10 and meta["card"] == "x.md" and meta["weights"] == "params_ema"
+    with safe_open(str(tmp_path / "ship.safetensors"), framework="pt") as f:
+        assert all(k.startswith("params/") for k in f.keys())
+    assert (tmp_path / "ship.safetensors").stat().st_size < 0.6 * src.stat().st_size
+    shipped = load_model(tmp_path / "ship.safetensors").eval()
+    expected = _model().eval()
+    expected.load_state_dict(ema)
+    with torch.no_grad():
+        assert torch.equal(shipped(_x()), expected(_x()))
+
+
+def test_export_refuses_checkpoints_without_a_model_config(tmp_path):
+    from gir.models.checkpoint import export_weights
+
+    src = tmp_path / "plain.safetensors"
+    save_file({"w": torch.zeros(2)}, str(src))
+    with pytest.raises(CheckpointError, match="model config"):
+        export_weights(src, tmp_path / "out.safetensors")

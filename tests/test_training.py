@@ -316,3 +316,21 @@ def test_ddp_two_processes_match_one_process_with_double_batch(data, tmp_path):
     assert sum(sum(t["n"] for t in r["tasks"].values()) for r in train) == 16  # both ranks' samples
     single = run(str(cfg_path), ["train.batch_size=4"], out_dir=tmp_path / "single")
     _assert_same(_weights(tmp_path / "ddp", 4), _weights(single, 4), atol=1e-5)
+
+
+def test_psnr_loss_is_minus_psnr_per_image_and_balances_errors():
+    from gir.training.losses import LOSSES
+
+    loss = LOSSES.build({"type": "psnr"})
+    gt = torch.zeros(2, 3, 8, 8)
+    pred = gt.clone()
+    pred[0] += 0.1      # MSE 1e-2 -> 20 dB
+    pred[1] += 0.01     # MSE 1e-4 -> 40 dB
+    assert loss.per_sample(pred, gt).tolist() == pytest.approx([-20.0, -40.0], abs=1e-3)
+    assert float(loss(pred, gt)) == pytest.approx(-30.0, abs=1e-3)
+    # The log gives each image a gradient inversely proportional to its error: the nearly clean image is
+    # pulled as hard (in dB) as the noisy one, unlike L1 / MSE.
+    pred.requires_grad_(True)
+    loss(pred, gt).backward()
+    g = pred.grad.flatten(1).norm(dim=1)
+    assert float(g[1] / g[0]) == pytest.approx(10.0, rel=1e-3)  # 10x smaller error, 10x the pull

@@ -134,6 +134,16 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from gir.models.checkpoint import export_weights
+
+    if Path(args.output).resolve() == Path(args.checkpoint).resolve():
+        raise GirError(f"{args.output}: the export would overwrite its source checkpoint")
+    export_weights(args.checkpoint, args.output, key=args.weights)
+    print(f"wrote {args.output} ({Path(args.output).stat().st_size / 2**20:.1f} MiB, {args.weights})")
+    return 0
+
+
 # --------------------------------------------------------------------------------------------- restore
 def cmd_restore(args) -> int:
     from gir.restore import restore_files
@@ -182,6 +192,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly")
     t.add_argument("--out-dir", help="the run folder (default: runs/<name>-<date-time>)")
     t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("export", help="write a checkpoint's EMA (or raw) weights alone, for shipping")
+    e.add_argument("checkpoint", help="checkpoint written by gir train (runs/NAME/models/net_latest.safetensors)")
+    e.add_argument("output", help="the .safetensors file to write")
+    e.add_argument("--weights", default="params_ema", choices=("params_ema", "params"),
+                   help="which weights to keep (default params_ema, falling back to params)")
+    e.set_defaults(func=cmd_export)
+
+    from gir.bench.cli import add_bench_parser
+    add_bench_parser(sub)
 
     r = sub.add_parser("restore", help="restore images with a trained network (tiled for any size)",
                        description="Restore images. With one input file, -o may be a file or a folder; "

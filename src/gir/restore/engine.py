@@ -16,7 +16,7 @@ from gir.errors import GirError
 from gir.restore import memory
 from gir.restore.tiling import TileGrid, round_down, round_up, run_tiled
 
-DEFAULT_MODEL = "gir-nafnet-small"
+DEFAULT_MODEL = "gir-wunet-cpu"
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 WEIGHTS_SUFFIX = ".safetensors"
 DEFAULT_OVERLAP = 32

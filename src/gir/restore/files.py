@@ -117,7 +117,7 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
             del out
             report.done += 1
             if log is not None:
-                log(f"{src} -> {dst} ({w}x{h}, {time.perf_counter() - t0:.1f} s)")
+                log(f"{src} -> {dst} ({w}x{h}, {time.perf_counter() - t0:.2f} s)")
         except (GirError, OSError, ValueError, RuntimeError) as e:
             text = " ".join(str(e).split())
             report.fail(text if text.startswith(str(src)) else f"{src}: {text}")

@@ -1,9 +1,9 @@
 """Training losses, built from the config's ``loss`` list by the :data:`LOSSES` registry.
 
-Each item is ``{type, weight, ...}``; the total is the weighted sum. ``l1``, ``mse`` and ``charbonnier``
-compare pixels. ``perceptual`` compares VGG features and needs a weights file (no weights ship with gir and
-nothing is downloaded). ``gan`` adds an adversarial term with a patch discriminator the engine trains
-alongside (:mod:`gir.training.discriminator`). All take B x 3 x H x W tensors in [0, 1].
+Each item is ``{type, weight, ...}``; the total is the weighted sum. ``l1``, ``mse``, ``charbonnier`` and
+``psnr`` compare pixels. ``perceptual`` compares VGG features and needs a weights file (no weights ship
+with gir and nothing is downloaded). ``gan`` adds an adversarial term with a patch discriminator the engine
+trains alongside (:mod:`gir.training.discriminator`). All take B x 3 x H x W tensors in [0, 1].
 """
 from __future__ import annotations
 
@@ -56,6 +56,29 @@ class CharbonnierLoss(PixelLoss):
 
     def penalty(self, d):
         return torch.sqrt(d * d + self.eps * self.eps)
+
+
+@LOSSES.register("psnr")
+class PSNRLoss(PixelLoss):
+    """-PSNR per image, 10 log10(MSE + eps) on [0, 1] data, averaged over the batch (NAFNet trains with it).
+
+    The log makes each image's gradient inversely proportional to its own error, so in a batch that mixes
+    easy degradations (mild JPEG) with hard ones (dense haze) every image counts in dB, as in an average PSNR
+    over tasks; a plain L1 lets the large-error images dominate.
+    """
+
+    def __init__(self, eps: float = 1e-8):
+        super().__init__()
+        self.eps = number(eps, "loss psnr.eps")
+
+    def penalty(self, d):
+        return d * d
+
+    def per_sample(self, pred, target):
+        return 10.0 * torch.log10(super().per_sample(pred, target) + self.eps)
+
+    def forward(self, pred, target):
+        return self.per_sample(pred, target).mean()
 
 
 @LOSSES.register("perceptual")

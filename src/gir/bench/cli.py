@@ -1,0 +1,148 @@
+"""``gir bench``: the benchmark commands (thin: each calls a function of :mod:`gir.bench`).
+
+    gir bench suite build [--seed 2024] --out DIR [--gt DIR...]
+    gir bench lines build --out DIR [--suite FILE] [--gt DIR...] [--crop N] [--train DIR...] [--tasks 1-10]
+    gir bench run --model NAME|PATH|identity|classical|step-by-step [--suite FILE] [--gt DIR...] [--crop N]
+                  [--lines FILE] [--out DIR] [--tasks SPEC]
+    gir bench real --model NAME|PATH|identity --dir DIR... [--out DIR] [--max-side N]
+    gir bench niqe-fit DIR... -o FILE
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gir.bench.real import DEFAULT_MAX_SIDE
+from gir.bench.run import DEFAULT_CROP, DEFAULT_SUITE_SEED
+
+SUITE_GT_NAMES = ("kodak24",)  # default images that tasks 11-50 are chosen on
+
+
+def cmd_suite_build(args) -> int:
+    from gir.bench.evaluate import load_images
+    from gir.bench.run import resolve_gt_dirs
+    from gir.bench.suite import build_suite, write_suite
+
+    images = []
+    for d in resolve_gt_dirs(args.gt, SUITE_GT_NAMES):
+        images += [img for _, _, img in load_images(d, max_images=args.images - len(images))]
+        if len(images) >= args.images:
+            break
+    suite = build_suite(args.seed, images, n_images=args.images, crop=args.crop)
+    path = write_suite(suite, Path(args.out) / "suite.json")
+    print(f"wrote {path} (seed {args.seed}, {len(suite['tasks'])} tasks)")
+    return 0
+
+
+def cmd_lines_build(args) -> int:
+    from gir.bench.lines import Budget, build_lines
+    from gir.bench.run import parse_task_ids
+
+    budget = Budget(**{k: v for k, v in (("iterations", args.iterations), ("batch_size", args.batch_size),
+                                         ("patch_size", args.patch_size)) if v is not None})
+    path = build_lines(args.out, args.suite, args.gt, args.crop, args.train, budget=budget,
+                       tasks=parse_task_ids(args.tasks), max_images=args.max_images, device=args.device,
+                       progress=not args.quiet)
+    print(f"lines: {path}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from gir.bench.run import parse_task_ids, run_bench
+
+    res = run_bench(args.model, args.suite, args.gt, args.crop, args.lines, args.out,
+                    tasks=parse_task_ids(args.tasks), max_images=args.max_images, device=args.device,
+                    progress=not args.quiet)
+    print((res.out_dir / "summary.md").read_text())
+    print(f"report: {res.out_dir}")
+    return 0
+
+
+def cmd_real(args) -> int:
+    from gir.bench.real import bench_real
+
+    res = bench_real(args.model, args.dir, args.out, max_side=args.max_side, device=args.device,
+                     niqe_model=args.niqe_model, progress=not args.quiet)
+    print((res.out_dir / "summary.md").read_text())
+    print(res.report.summary("scored"), file=sys.stderr if res.report.failures else sys.stdout)
+    return res.report.exit_code
+
+
+def cmd_niqe_fit(args) -> int:
+    from gir.metrics.niqe import fit_command
+
+    model = fit_command(args.dirs, args.output, max_images=args.max_images)
+    print(f"wrote {args.output} ({model.provenance['n_images']} images, {model.provenance['n_patches']} patches)")
+    return 0
+
+
+def _gt_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--suite", help="suite JSON (default: the shipped default suite)")
+    p.add_argument("--gt", nargs="+", metavar="DIR",
+                   help="clean ground-truth folders (default: kodak24 and cbsd68 under ../shared/data/test)")
+    p.add_argument("--crop", type=int, default=DEFAULT_CROP,
+                   help=f"centre-crop side of the ground truth in pixels, 0 = whole images (default {DEFAULT_CROP})")
+    p.add_argument("--max-images", type=int, help="use only the first N images of each ground-truth folder")
+    p.add_argument("--tasks", help="only these task ids, e.g. 1-10,51")
+    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def add_bench_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``bench`` and its subcommands to a ``gir`` subparsers object; returns the ``bench`` parser."""
+    b = subparsers.add_parser("bench", help="the GIR benchmark: suite, lines, model runs, real photos, NIQE fit",
+                              description="General image restoration benchmark (paper 000): a 100-task suite, "
+                                          "acceptance/excellence lines, AR/ER, reports, NIQE on real photos.")
+    sub = b.add_subparsers(dest="bench_command", required=True, metavar="SUBCOMMAND")
+
+    s = sub.add_parser("suite", help="build a task suite")
+    s_sub = s.add_subparsers(dest="suite_command", required=True, metavar="ACTION")
+    sb = s_sub.add_parser("build", help="build the 100-task suite into DIR/suite.json",
+                          description=f"Build the suite. The default seed {DEFAULT_SUITE_SEED} is public; pick a "
+                                      "private seed to keep the random tasks withheld.")
+    sb.add_argument("--seed", type=int, default=DEFAULT_SUITE_SEED,
+                    help=f"suite seed (default {DEFAULT_SUITE_SEED}, public)")
+    sb.add_argument("--out", required=True, help="output folder (suite.json is written there)")
+    sb.add_argument("--gt", nargs="+", metavar="DIR",
+                    help="clean images whose centre crops choose tasks 11-50 (default ../shared/data/test/kodak24)")
+    sb.add_argument("--images", type=int, default=4, help="images used to compare candidate chains (default 4)")
+    sb.add_argument("--crop", type=int, default=128, help="centre-crop side of those images (default 128)")
+    sb.set_defaults(func=cmd_suite_build)
+
+    ln = sub.add_parser("lines", help="train and score the acceptance/excellence lines")
+    l_sub = ln.add_subparsers(dest="lines_command", required=True, metavar="ACTION")
+    lb = l_sub.add_parser("build", help="train both line networks per task and store their scores (resumable)")
+    lb.add_argument("--out", required=True, help="lines folder (lines.jsonl and the training runs)")
+    _gt_options(lb)
+    lb.add_argument("--train", nargs="+", metavar="DIR", help="clean training folders (default ../shared/data/train)")
+    lb.add_argument("--iterations", type=int, help="override the fixed budget (changes the provenance key)")
+    lb.add_argument("--batch-size", type=int, help="override the fixed budget")
+    lb.add_argument("--patch-size", type=int, help="override the fixed budget")
+    lb.set_defaults(func=cmd_lines_build)
+
+    r = sub.add_parser("run", help="evaluate a model or baseline on the suite and write the report")
+    r.add_argument("--model", required=True,
+                   help="identity, classical, step-by-step, a shipped model NAME or a checkpoint PATH")
+    _gt_options(r)
+    r.add_argument("--lines", help="lines folder or lines.jsonl (AR/ER; needed by step-by-step)")
+    r.add_argument("--out", help="report folder (default bench-runs/<model>)")
+    r.set_defaults(func=cmd_run)
+
+    rl = sub.add_parser("real", help="NIQE before/after restoring real photos, with contact sheets")
+    rl.add_argument("--model", required=True, help="a shipped model NAME, a checkpoint PATH, or identity")
+    rl.add_argument("--dir", nargs="+", required=True, metavar="DIR", help="folders of real photos")
+    rl.add_argument("--out", default="bench-runs/real", help="report folder (default bench-runs/real)")
+    rl.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
+                    help=f"downscale longer sides to this, 0 = keep (default {DEFAULT_MAX_SIDE})")
+    rl.add_argument("--niqe-model", help="pristine model .npz (default: the shipped one)")
+    rl.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    rl.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    rl.set_defaults(func=cmd_real)
+
+    nf = sub.add_parser("niqe-fit", help="fit NIQE's pristine model on clean photos")
+    nf.add_argument("dirs", nargs="+", metavar="DIR", help="folders of clean, sharp photos")
+    nf.add_argument("-o", "--output", required=True, help="the .npz file to write")
+    nf.add_argument("--max-images", type=int, help="use only the first N images")
+    nf.set_defaults(func=cmd_niqe_fit)
+    return b

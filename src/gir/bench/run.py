@@ -1,0 +1,290 @@
+"""``gir bench run``: score one method on every task of a suite and every ground-truth image.
+
+Protocol (shared with :mod:`gir.bench.lines`, so a model and the lines are measured the same way):
+
+* Ground truth: the images of one or more clean folders, each centre-cropped to ``crop`` x ``crop`` pixels
+  (:data:`DEFAULT_CROP`; 0 = whole images). A folder's name is its data set name.
+* Input of (task, image): the task's recipe applied by :func:`gir.bench.suite.degrade_for_task` with the
+  pair's own seed ``pair_seed(task.seed, "task<id>", data set, file name)``
+  (:func:`gir.bench.evaluate.pair_seed`), quantised to 8 bits. Every method sees the same inputs in every
+  run; different images get different noise/scratch realisations.
+* Scores: PSNR and SSIM (:mod:`gir.metrics`: RGB, no border crop) of the clipped output against the ground
+  truth, averaged over the images of the task. The degraded input is scored too (``input_psnr``).
+* AR / ER (:mod:`gir.bench.scores`) from a lines file (PSNR lines; ties count as reached).
+
+The default suite is built with the public seed :data:`DEFAULT_SUITE_SEED`: anyone can rebuild it, so its
+random tasks (51-100) are public too. Someone who wants the paper's withheld random tasks builds a suite with a
+private seed (``gir bench suite build --seed N``) and builds lines for it.
+
+Outputs of :func:`run_bench` (see :mod:`gir.bench.report`): ``tasks.csv``, ``tasks.json``, ``summary.md``,
+``psnr_per_task.png`` and ``html/index.html`` with JPEG crops.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from gir.errors import GirError
+
+DEFAULT_SUITE_SEED = 2024
+"""The seed of the repository's default suite. It is public: tuning to its random tasks is possible, so
+results meant to be blind must use a suite built from a private seed."""
+DEFAULT_CROP = 256
+"""Centre-crop side (pixels) of the ground truth by default: 100 tasks x 92 images stay tractable on a CPU.
+Lines and model runs are comparable only at the same crop."""
+DEFAULT_SUITE_FILE = Path(__file__).with_name("default_suite.json")
+"""Where the package keeps the default suite (built with :data:`DEFAULT_SUITE_SEED`), when shipped."""
+DEFAULT_LINES_FILE = Path(__file__).with_name("default_lines.jsonl")
+"""Where the package keeps the lines of the default suite and ground truth, when shipped."""
+DEFAULT_GT_NAMES = ("kodak24", "cbsd68")
+SHARED_DATA_ENV = "GIR_SHARED_DATA"
+N_SAMPLES = 12  # tasks shown on the HTML page
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """One clean image: ``dataset`` (its folder's name), file ``name`` and the float32 HxWx3 pixels."""
+
+    dataset: str
+    name: str
+    img: np.ndarray
+
+
+# ----------------------------------------------------------------------------------------- defaults
+def shared_data() -> Path:
+    """The shared data folder: ``$GIR_SHARED_DATA``, else ``../shared/data`` from the current directory."""
+    return Path(os.environ.get(SHARED_DATA_ENV, Path("..") / "shared" / "data"))
+
+
+def default_gt_dirs(names: Sequence[str] = DEFAULT_GT_NAMES) -> list[Path]:
+    """``<shared data>/test/<name>`` for each of ``names`` that exists (possibly none)."""
+    return [p for p in (shared_data() / "test" / n for n in names) if p.is_dir()]
+
+
+def resolve_gt_dirs(dirs: Sequence[str | Path] | None, names: Sequence[str] = DEFAULT_GT_NAMES) -> list[Path]:
+    """``dirs`` as paths, or the default folders; GirError when nothing is left or a folder is missing."""
+    if dirs:
+        out = [Path(d) for d in dirs]
+        missing = [str(d) for d in out if not d.is_dir()]
+        if missing:
+            raise GirError(f"ground-truth folder(s) not found: {', '.join(missing)}")
+        return out
+    out = default_gt_dirs(names)
+    if not out:
+        raise GirError(f"no ground truth: give --gt DIR (the default {', '.join(names)} under "
+                       f"{shared_data() / 'test'} is absent)")
+    return out
+
+
+def resolve_suite(path: str | Path | None) -> Path:
+    """The suite file to use: ``path``, else the shipped default suite; GirError when there is none."""
+    if path is not None:
+        return Path(path)
+    if DEFAULT_SUITE_FILE.is_file():
+        return DEFAULT_SUITE_FILE
+    raise GirError(f"no --suite given and no default suite is installed ({DEFAULT_SUITE_FILE}); build one with "
+                   f"`gir bench suite build --seed {DEFAULT_SUITE_SEED} --out DIR` and pass --suite DIR/suite.json")
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def parse_task_ids(spec: str | None) -> list[int] | None:
+    """``"1-10,15,51-53"`` -> [1, ..., 10, 15, 51, 52, 53] (sorted, unique); None or "" -> None (all)."""
+    if not spec:
+        return None
+    ids: set[int] = set()
+    for part in str(spec).split(","):
+        part = part.strip()
+        try:
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                if lo > hi:
+                    raise ValueError
+                ids.update(range(lo, hi + 1))
+            elif part:
+                ids.add(int(part))
+        except ValueError:
+            raise GirError(f"--tasks {spec!r}: expected ids and ranges such as 1-10,15") from None
+    return sorted(ids)
+
+
+def load_tasks(suite_path: str | Path, ids: Sequence[int] | None = None) -> list:
+    """The suite's tasks (:class:`gir.bench.suite.Task`), restricted to ``ids`` when given."""
+    from gir.bench.suite import load_suite
+
+    tasks = load_suite(suite_path)
+    if ids is None:
+        return tasks
+    known = {t.id for t in tasks}
+    unknown = sorted(set(ids) - known)
+    if unknown:
+        raise GirError(f"{suite_path}: no task(s) {', '.join(map(str, unknown))} in the suite")
+    wanted = set(ids)
+    return [t for t in tasks if t.id in wanted]
+
+
+# ------------------------------------------------------------------------------------- ground truth
+def load_gt(dirs: Sequence[str | Path], crop: int | None = DEFAULT_CROP,
+            max_images: int | None = None) -> list[GroundTruth]:
+    """Centre crops (``crop`` px; 0/None = whole) of the images in each folder, folders in order, files sorted.
+
+    ``max_images`` caps the images per folder. Two folders with the same name are refused (their pair seeds
+    would coincide). Unreadable ground truth raises (a benchmark must not silently lose images).
+    """
+    from gir.bench.evaluate import load_images
+    from gir.bench.suite import centre_crop
+
+    names = [Path(d).name for d in dirs]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise GirError(f"ground-truth folders must have distinct names (they name the data sets): {', '.join(dup)}")
+    out = []
+    for d in dirs:
+        for dataset, name, img in load_images(d, max_images=max_images):
+            out.append(GroundTruth(dataset, name, centre_crop(img, crop) if crop else img))
+    return out
+
+
+def gt_digest(gt: Sequence[GroundTruth]) -> str:
+    """SHA-256 over the names and 8-bit pixels of the ground truth (identifies what lines were measured on)."""
+    h = hashlib.sha256()
+    for g in gt:
+        h.update(f"{g.dataset}/{g.name}:{g.img.shape}".encode())
+        h.update((np.clip(g.img, 0, 1) * 255 + 0.5).astype(np.uint8).tobytes())
+    return h.hexdigest()
+
+
+def degraded_input(task, g: GroundTruth) -> np.ndarray:
+    """The low-quality input of (task, image): the task's recipe with the pair's seed, 8-bit quantised."""
+    from gir.bench.evaluate import pair_seed
+    from gir.bench.suite import degrade_for_task
+
+    seed = pair_seed(task.seed, f"task{task.id}", g.dataset, g.name)
+    return degrade_for_task(replace(task, seed=seed), g.img)
+
+
+# --------------------------------------------------------------------------------------- evaluation
+@dataclass
+class Sample:
+    """Input, output and ground truth of one (task, image), for the HTML page."""
+
+    task: int
+    image: str
+    lq: np.ndarray
+    out: np.ndarray
+    gt: np.ndarray
+
+
+def sample_task_ids(ids: Sequence[int], n: int = N_SAMPLES) -> list[int]:
+    """``n`` task ids spread evenly over ``ids`` (all of them when there are at most ``n``)."""
+    ids = sorted(ids)
+    if len(ids) <= n:
+        return ids
+    picks = np.linspace(0, len(ids) - 1, n).round().astype(int)
+    return [ids[i] for i in sorted(set(picks.tolist()))]
+
+
+def score_tasks(method: Callable, tasks: Sequence, gt: Sequence[GroundTruth], *, keep: Iterable[int] = (),
+                progress: bool | str = False) -> tuple[dict[int, dict], list[Sample]]:
+    """Mean PSNR / SSIM of ``method(lq, task)`` per task over ``gt``.
+
+    Returns ``({task id: {"psnr", "ssim", "input_psnr", "input_ssim", "n"}}, samples)``; ``samples`` holds
+    the first image's (input, output, ground truth) for the task ids in ``keep``. ``progress``: a tqdm bar
+    over the (task, image) pairs (a string labels it).
+    """
+    from tqdm.auto import tqdm
+
+    from gir.metrics import psnr, ssim
+
+    if not gt:
+        raise GirError("no ground-truth images to score on")
+    keep = set(keep)
+    bar = tqdm(total=len(tasks) * len(gt), desc=progress if isinstance(progress, str) else "bench",
+               unit="pair", disable=not progress, dynamic_ncols=True)
+    scores: dict[int, dict] = {}
+    samples: list[Sample] = []
+    try:
+        for task in tasks:
+            acc = {"psnr": [], "ssim": [], "input_psnr": [], "input_ssim": []}
+            for i, g in enumerate(gt):
+                lq = degraded_input(task, g)
+                out = np.clip(np.asarray(method(lq, task), dtype=np.float32), 0.0, 1.0)
+                if out.shape != g.img.shape:
+                    raise GirError(f"task {task.id}, {g.dataset}/{g.name}: the method returned {out.shape}, "
+                                   f"expected {g.img.shape}")
+                acc["psnr"].append(psnr(out, g.img))
+                acc["ssim"].append(ssim(out, g.img))
+                acc["input_psnr"].append(psnr(lq, g.img))
+                acc["input_ssim"].append(ssim(lq, g.img))
+                if i == 0 and task.id in keep:
+                    samples.append(Sample(task.id, f"{g.dataset}/{g.name}", lq, out, g.img))
+                bar.update(1)
+            scores[task.id] = {k: float(np.mean(v)) for k, v in acc.items()} | {"n": len(gt)}
+    finally:
+        bar.close()
+    return scores, samples
+
+
+# ------------------------------------------------------------------------------------------- command
+@dataclass
+class BenchResult:
+    """What :func:`run_bench` measured and wrote."""
+
+    out_dir: Path
+    rows: list[dict]
+    summary: dict
+    notes: list[str]
+
+
+def method_label(spec: str) -> str:
+    """A short name for ``--model``: registered names as they are, a checkpoint path by its file stem."""
+    from gir.bench.methods import METHODS
+
+    return spec if spec in METHODS else Path(spec).stem or str(spec)
+
+
+def run_bench(model: str, suite: str | Path | None = None, gt_dirs: Sequence[str | Path] | None = None,
+              crop: int | None = DEFAULT_CROP, lines: str | Path | None = None, out_dir: str | Path | None = None,
+              *, tasks: Sequence[int] | None = None, max_images: int | None = None, device: str = "auto",
+              progress: bool = True) -> BenchResult:
+    """Evaluate ``model`` (a registered method name, a shipped model name or a checkpoint path) on the suite.
+
+    suite: suite JSON (default: the shipped default suite). gt_dirs: clean folders (default: kodak24 and
+    cbsd68 under the shared data). crop: centre-crop side, 0/None = whole images. lines: a lines file from
+    ``gir bench lines build`` (default: the shipped lines, with the default suite only); without one, AR/ER
+    are n/a. tasks: only these task ids. max_images: per folder. Writes the report into ``out_dir`` (default
+    ``bench-runs/<model>``) and returns a :class:`BenchResult`.
+    """
+    from gir.bench.lines import select_lines
+    from gir.bench.methods import resolve_method
+    from gir.bench.report import write_report
+
+    suite_path = resolve_suite(suite)
+    task_list = load_tasks(suite_path, tasks)
+    if lines is None and suite is None and DEFAULT_LINES_FILE.is_file():
+        lines = DEFAULT_LINES_FILE
+    dirs = resolve_gt_dirs(gt_dirs)
+    gt = load_gt(dirs, crop, max_images)
+    method = resolve_method(model, lines_dir=lines, device=device)
+    label = method_label(model)
+    out = Path(out_dir) if out_dir is not None else Path("bench-runs") / label
+
+    notes: list[str] = []
+    line_set = None
+    if lines is not None:
+        line_set = select_lines(lines, file_sha256(suite_path), gt_digest(gt), crop or 0)
+        notes += line_set.notes
+    keep = sample_task_ids([t.id for t in task_list])
+    scores, samples = score_tasks(method, task_list, gt, keep=keep, progress=f"bench {label}" if progress else False)
+    meta = {"model": str(model), "label": label, "suite": str(suite_path), "suite_sha256": file_sha256(suite_path),
+            "gt": [str(d) for d in dirs], "images": len(gt), "crop": crop or 0, "lines": str(lines) if lines else None,
+            "tasks": len(task_list)}
+    rows, summary = write_report(out, meta, task_list, scores, line_set, samples, notes)
+    return BenchResult(out, rows, summary, notes)
