@@ -29,6 +29,7 @@ import numpy as np
 
 from gir.degradations.base import OPS
 from gir.degradations.kernels import disk_kernel, gaussian_kernel, motion_kernel
+from gir.degradations.ops_gir import down_up, richardson_lucy, to_uint8
 from gir.degradations.recipe import Recipe
 
 Method = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
@@ -47,10 +48,6 @@ def classical(op: str, name: str):
     return deco
 
 
-def _u8(img: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(img * 255.0), 0, 255).astype(np.uint8)
-
-
 def _f32(img: np.ndarray) -> np.ndarray:
     return img.astype(np.float32) / 255.0
 
@@ -59,27 +56,20 @@ def nlm(img: np.ndarray, h: float) -> np.ndarray:
     """Colour non-local means (7x7 patches, 21x21 search) with filter strength ``h`` on the 0-255 scale."""
     if h <= 0:
         return img.copy()
-    bgr = cv2.cvtColor(_u8(img), cv2.COLOR_RGB2BGR)
+    bgr = cv2.cvtColor(to_uint8(img), cv2.COLOR_RGB2BGR)
     out = cv2.fastNlMeansDenoisingColored(bgr, None, h=float(h), hColor=float(h), templateWindowSize=7,
                                           searchWindowSize=21)
     return _f32(cv2.cvtColor(out, cv2.COLOR_BGR2RGB))
 
 
-def richardson_lucy(img: np.ndarray, kernel: np.ndarray, iterations: int = RL_ITERATIONS) -> np.ndarray:
-    """Richardson-Lucy deconvolution of every channel with ``kernel`` (reflected borders)."""
-    k = kernel.astype(np.float32)
-    k_flip = k[::-1, ::-1].copy()
-    est = np.clip(img, 1e-3, 1.0).astype(np.float32)
-    obs = np.clip(img, 1e-3, 1.0).astype(np.float32)
-    for _ in range(iterations):
-        blurred = cv2.filter2D(est, -1, k, borderType=cv2.BORDER_REFLECT)
-        ratio = obs / np.maximum(blurred, 1e-4)
-        est = est * cv2.filter2D(ratio, -1, k_flip, borderType=cv2.BORDER_REFLECT)
-    return np.clip(est, 0.0, 1.0)
+def deconvolve(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Richardson-Lucy with the true ``kernel`` (the degradation library's own), from a floor of 1e-3 so
+    black pixels can still change."""
+    return np.clip(richardson_lucy(np.clip(img, 1e-3, 1.0), kernel, RL_ITERATIONS), 0.0, 1.0)
 
 
 def median(img: np.ndarray, size: int) -> np.ndarray:
-    return _f32(cv2.medianBlur(_u8(img), size))
+    return _f32(cv2.medianBlur(to_uint8(img), size))
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -137,37 +127,23 @@ def _blur(img, p):
         k = gaussian_kernel(p["size"], p["sigma"])
     else:
         k = gaussian_kernel(p["size"], p["sigma"], p["sigma2"], np.deg2rad(p["theta"]))
-    return richardson_lucy(img, k)
+    return deconvolve(img, k)
 
 
 @classical("motion_blur", "Richardson-Lucy")
 def _motion(img, p):
-    return richardson_lucy(img, motion_kernel(p["length"], p["angle"]))
+    return deconvolve(img, motion_kernel(p["length"], p["angle"]))
 
 
 @classical("defocus_blur", "Richardson-Lucy")
 def _defocus(img, p):
-    return richardson_lucy(img, disk_kernel(p["radius"]))
+    return deconvolve(img, disk_kernel(p["radius"]))
 
 
 @classical("resize", "bicubic")
-def _resize(img, p):
-    return bicubic_upscale(img, p["scale"])
-
-
 @classical("sr", "bicubic")
-def _sr(img, p):
-    return bicubic_upscale(img, p["scale"])
-
-
-def bicubic_upscale(img: np.ndarray, scale: float) -> np.ndarray:
-    """Area-sample the low-resolution image back out of ``img`` and upsample it bicubically to HxW."""
-    h, w = img.shape[:2]
-    lh, lw = max(1, round(h / scale)), max(1, round(w / scale))
-    if scale <= 1:
-        return img.copy()
-    small = cv2.resize(img, (lw, lh), interpolation=cv2.INTER_AREA)
-    return np.clip(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), 0, 1).reshape(img.shape)
+def _bicubic(img, p):
+    return down_up(img, p["scale"], "area", "bicubic")
 
 
 @classical("ringing", "bilateral filter")
@@ -186,16 +162,12 @@ def inpaint_extremes(img: np.ndarray) -> np.ndarray:
     mask = extreme_pixel_mask(img)
     if not mask.any():
         return img.copy()
-    return _f32(cv2.inpaint(_u8(img), mask, 5, cv2.INPAINT_TELEA))
+    return _f32(cv2.inpaint(to_uint8(img), mask, 5, cv2.INPAINT_TELEA))
 
 
 @classical("damage", "Telea inpainting")
-def _damage(img, p):
-    return inpaint_extremes(img)
-
-
 @classical("inpainting", "Telea inpainting")
-def _inpainting(img, p):
+def _holes(img, p):
     return inpaint_extremes(img)
 
 
