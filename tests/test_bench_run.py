@@ -11,11 +11,12 @@ import pytest
 from conftest import natural_image
 from gir.bench import lines as lines_mod
 from gir.bench.cli import add_bench_parser
-from gir.bench.lines import Budget, build_lines, read_lines
+from gir.bench.lines import Budget, build_lines, export_lines, read_lines, single_task_nets
 from gir.bench.methods import METHODS, resolve_method
 from gir.bench.real import bench_real
 from gir.bench.report import COLUMNS
-from gir.bench.run import degraded_input, file_sha256, gt_digest, load_gt, load_tasks, parse_task_ids, run_bench
+from gir.bench.run import (compare_reports, degraded_input, file_sha256, gt_digest, load_gt, load_tasks,
+                           parse_task_ids, run_bench, unique_labels)
 from gir.bench.scores import summarize, task_rows
 from gir.degradations import Recipe
 from gir.errors import GirError
@@ -52,7 +53,7 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def identity_run(data):
     return run_bench("identity", data["suite"], data["gt"], CROP, out_dir=data["root"] / "out-identity",
-                     progress=False)
+                     progress=False)[0]
 
 
 # -- run: outputs -------------------------------------------------------------------------------------
@@ -122,7 +123,8 @@ def test_ar_er_match_scores_summarize_on_hand_made_lines(data, identity_run, tmp
              51: (psnrs[51] + 0.1, psnrs[51] + 2)}
     path = tmp_path / "lines.jsonl"
     path.write_text("".join(json.dumps(_record(t, *lines[t.id], prov)) + "\n" for t in tasks))
-    res = run_bench("identity", data["suite"], data["gt"], CROP, lines=path, out_dir=tmp_path / "out", progress=False)
+    res = run_bench("identity", data["suite"], data["gt"], CROP, lines=path, out_dir=tmp_path / "out",
+                    progress=False)[0]
     assert res.summary["ar"] == pytest.approx(2 / 3) and res.summary["er"] == pytest.approx(1 / 3)
     expected = summarize(task_rows(tasks, {i: {"psnr": p} for i, p in psnrs.items()},
                                    {i: v[0] for i, v in lines.items()}, {i: v[1] for i, v in lines.items()}),
@@ -135,8 +137,39 @@ def test_ar_er_match_scores_summarize_on_hand_made_lines(data, identity_run, tmp
         res.out_dir / "summary.md").read_text()
     assert not res.notes  # same ground truth and crop: no warning
 
-    other = run_bench("identity", data["suite"], data["gt"], 24, lines=path, out_dir=tmp_path / "o2", progress=False)
+    other = run_bench("identity", data["suite"], data["gt"], 24, lines=path, out_dir=tmp_path / "o2",
+                      progress=False)[0]
     assert any("other ground truth" in n for n in other.notes)
+
+
+def test_several_models_share_inputs_and_get_a_comparison(data, identity_run, tmp_path):
+    ident, classic = run_bench(["identity", "classical"], data["suite"], data["gt"], CROP, out_dir=tmp_path / "cmp",
+                               progress=False)
+    assert ident.out_dir == tmp_path / "cmp" / "identity" and classic.out_dir == tmp_path / "cmp" / "classical"
+    assert [r["psnr"] for r in ident.rows] == [r["psnr"] for r in identity_run.rows]  # same inputs as alone
+    assert [r["input_psnr"] for r in classic.rows] == [r["input_psnr"] for r in ident.rows]
+    table = (tmp_path / "cmp" / "compare.md").read_text()
+    assert f"| `identity` | {ident.summary['psnr']:.2f} |" in table
+    assert f"| `classical` | {classic.summary['psnr']:.2f} |" in table
+    assert (tmp_path / "cmp" / "psnr_per_task.png").stat().st_size > 0
+    per_task = list(csv.DictReader((tmp_path / "cmp" / "compare.csv").open()))
+    assert [float(r["classical"]) for r in per_task] == pytest.approx([r["psnr"] for r in classic.rows], abs=1e-4)
+
+
+def test_separate_runs_compare_like_one(data, identity_run, tmp_path):
+    classic = run_bench("classical", data["suite"], data["gt"], CROP, out_dir=tmp_path / "c", progress=False)[0]
+    path = compare_reports([identity_run.out_dir, classic.out_dir], tmp_path / "cmp")
+    assert f"| `classical` | {classic.summary['psnr']:.2f} |" in path.read_text()
+    other_crop = run_bench("identity", data["suite"], data["gt"], 24, out_dir=tmp_path / "i24", progress=False)[0]
+    with pytest.raises(GirError, match="cannot be compared"):
+        compare_reports([identity_run.out_dir, other_crop.out_dir], tmp_path / "bad")
+    with pytest.raises(GirError, match="not a `gir bench run` report"):
+        compare_reports([tmp_path], tmp_path / "bad")
+
+
+def test_checkpoints_of_two_runs_get_distinct_labels():
+    assert unique_labels(["runs/a/models/net_9.safetensors", "runs/b/models/net_9.safetensors", "x/m.safetensors",
+                          "y/m.safetensors", "identity"]) == ["a-net_9", "b-net_9", "m", "m-2", "identity"]
 
 
 def test_lines_for_another_suite_are_refused(data, tmp_path):
@@ -144,7 +177,7 @@ def test_lines_for_another_suite_are_refused(data, tmp_path):
     path = tmp_path / "lines.jsonl"
     path.write_text(json.dumps(_record(t, 20.0, 25.0, {"suite_sha256": "0" * 64})) + "\n")
     with pytest.raises(GirError, match="another suite"):
-        run_bench("identity", data["suite"], data["gt"], CROP, lines=path, out_dir=tmp_path / "o", progress=False)
+        run_bench("identity", data["suite"], data["gt"], CROP, lines=path, out_dir=tmp_path / "o", progress=False)[0]
 
 
 # -- lines build -------------------------------------------------------------------------------------
@@ -180,9 +213,18 @@ def test_lines_build_stores_provenance_and_resumes(data, tmp_path, monkeypatch):
 
     # the trained lines feed a run: AR/ER over the two tasks
     res = run_bench("classical", data["suite"], data["gt"], CROP, lines=out, tasks=[1, 11],
-                    out_dir=tmp_path / "run", progress=False)
+                    out_dir=tmp_path / "run", progress=False)[0]
     assert 0.0 <= res.summary["ar"] <= 1.0
     assert res.rows[0]["acceptance_psnr"] == pytest.approx(recs[0]["acceptance"]["psnr"])
+
+    # export for shipping: same scores, only the single-op excellence network travels with the file
+    shipped = export_lines(out, tmp_path / "ship" / "my_lines.jsonl")
+    exp = read_lines(shipped)
+    assert [(r["task"], r["excellence"]["psnr"]) for r in exp] == [(r["task"], r["excellence"]["psnr"]) for r in recs]
+    assert exp[0]["excellence"]["checkpoint"] == "my_lines/task-001-excellence.safetensors"
+    assert exp[0]["acceptance"]["checkpoint"] is None and exp[1]["excellence"]["checkpoint"] is None
+    net = tmp_path / "ship" / "my_lines" / "task-001-excellence.safetensors"
+    assert single_task_nets(shipped) == {recs[0]["recipe"][0]["op"]: net}
 
 
 # -- step-by-step ------------------------------------------------------------------------------------
@@ -260,12 +302,33 @@ def _parser():
     ("bench lines build --out L --suite s.json --gt a --crop 64 --train t --tasks 1-10", "cmd_lines_build"),
     ("bench run --model classical --suite s.json --gt a b --crop 0 --lines L --out O", "cmd_run"),
     ("bench run --model step-by-step --lines L/lines.jsonl", "cmd_run"),
+    ("bench run --model gir-wunet-cpu classical identity --out O", "cmd_run"),
+    ("bench lines export L out/lines.jsonl", "cmd_lines_export"),
+    ("bench compare r1 r2 --out C", "cmd_compare"),
     ("bench real --model identity --dir x y --max-side 256", "cmd_real"),
     ("bench niqe-fit d1 d2 -o m.npz", "cmd_niqe_fit"),
 ])
 def test_cli_parser_accepts_the_documented_commands(argv, func):
     args = _parser().parse_args(argv.split())
     assert args.func.__name__ == func
+
+
+def test_shipped_lines_cover_the_default_suite_and_carry_step_by_step():
+    from gir.bench.lines import select_lines
+    from gir.bench.run import DEFAULT_CROP, DEFAULT_LINES_FILE, DEFAULT_SUITE_FILE
+
+    recs = read_lines(DEFAULT_LINES_FILE)
+    suite_ids = [t.id for t in load_tasks(DEFAULT_SUITE_FILE)]
+    assert sorted(r["task"] for r in recs) == suite_ids == list(range(1, 101))
+    assert len({r["key"] for r in recs}) == 1 and {r["provenance"]["crop"] for r in recs} == {DEFAULT_CROP}
+    assert all(r["provenance"]["gt_images"] == 92 for r in recs)  # kodak24 + cbsd68
+    lines = select_lines(DEFAULT_LINES_FILE, file_sha256(DEFAULT_SUITE_FILE), recs[0]["provenance"]["gt_sha256"],
+                         DEFAULT_CROP)
+    assert len(lines.acceptance) == len(lines.excellence) == 100 and not lines.notes
+    nets = single_task_nets(DEFAULT_LINES_FILE)
+    ten = {t.recipe.steps[0].op for t in load_tasks(DEFAULT_SUITE_FILE, list(range(1, 11)))}
+    assert set(nets) == ten and all(p.stat().st_size < 400_000 for p in nets.values())
+    resolve_method("step-by-step", lines_dir=DEFAULT_LINES_FILE, device="cpu")  # loads all ten
 
 
 def test_cli_defaults_and_errors():

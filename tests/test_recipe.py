@@ -41,6 +41,13 @@ def test_json_round_trip_keeps_seed():
     assert json.loads(r.to_json())["text"] == r.to_text()
 
 
+def test_text_longer_than_a_file_name_parses():
+    # Random chains with full-precision strengths exceed the 255-byte file-name limit; the "is it a recipe
+    # file?" check must not raise on them (it did: OSError ENAMETOOLONG).
+    text = " > ".join(f"noise(sigma={10 + k / 3:.15f})" for k in range(8))
+    assert len(text) > 255 and Recipe.parse(text).to_text().count("noise") == 8
+
+
 def test_json_file(tmp_path):
     p = tmp_path / "r.json"
     p.write_text(Recipe.parse("noise(sigma=3)").with_seed(4).to_json())

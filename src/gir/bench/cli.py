@@ -48,14 +48,36 @@ def cmd_lines_build(args) -> int:
     return 0
 
 
+def cmd_lines_export(args) -> int:
+    from gir.bench.lines import export_lines
+
+    path = export_lines(args.src, args.dest)
+    print(f"lines: {path} (single-task networks in {path.with_suffix('')})")
+    return 0
+
+
 def cmd_run(args) -> int:
     from gir.bench.run import parse_task_ids, run_bench
 
-    res = run_bench(args.model, args.suite, args.gt, args.crop, args.lines, args.out,
-                    tasks=parse_task_ids(args.tasks), max_images=args.max_images, device=args.device,
-                    progress=not args.quiet)
-    print((res.out_dir / "summary.md").read_text())
-    print(f"report: {res.out_dir}")
+    results = run_bench(args.model, args.suite, args.gt, args.crop, args.lines, args.out,
+                        tasks=parse_task_ids(args.tasks), max_images=args.max_images, device=args.device,
+                        progress=not args.quiet)
+    if len(results) == 1:
+        print((results[0].out_dir / "summary.md").read_text())
+        print(f"report: {results[0].out_dir}")
+    else:
+        root = results[0].out_dir.parent
+        print((root / "compare.md").read_text())
+        print(f"reports: {', '.join(str(r.out_dir) for r in results)}; comparison: {root / 'compare.md'}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from gir.bench.run import compare_reports
+
+    path = compare_reports(args.reports, args.out)
+    print(path.read_text())
+    print(f"comparison: {path}")
     return 0
 
 
@@ -120,14 +142,26 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     lb.add_argument("--batch-size", type=int, help="override the fixed budget")
     lb.add_argument("--patch-size", type=int, help="override the fixed budget")
     lb.set_defaults(func=cmd_lines_build)
+    le = l_sub.add_parser("export", help="copy a lines folder's newest lines to one file, with the single-task "
+                                         "networks step-by-step needs (how the default lines are shipped)")
+    le.add_argument("src", help="lines folder (or its lines.jsonl)")
+    le.add_argument("dest", help="the .jsonl file to write; networks go into the folder of the same stem")
+    le.set_defaults(func=cmd_lines_export)
 
     r = sub.add_parser("run", help="evaluate a model or baseline on the suite and write the report")
-    r.add_argument("--model", required=True,
-                   help="identity, classical, step-by-step, a shipped model NAME or a checkpoint PATH")
+    r.add_argument("--model", required=True, nargs="+",
+                   help="identity, classical, step-by-step, a shipped model NAME or a checkpoint PATH; several "
+                        "are scored on the same inputs and compared (compare.md)")
     _gt_options(r)
     r.add_argument("--lines", help="lines folder or lines.jsonl (AR/ER; needed by step-by-step)")
-    r.add_argument("--out", help="report folder (default bench-runs/<model>)")
+    r.add_argument("--out", help="report folder (default bench-runs/<model>; several models: "
+                                 "bench-runs/compare, one subfolder each)")
     r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("compare", help="side-by-side table and plot of runs made separately")
+    c.add_argument("reports", nargs="+", metavar="REPORT_DIR", help="folders written by `gir bench run`")
+    c.add_argument("--out", required=True, help="folder for compare.md, compare.csv and psnr_per_task.png")
+    c.set_defaults(func=cmd_compare)
 
     rl = sub.add_parser("real", help="NIQE before/after restoring real photos, with contact sheets")
     rl.add_argument("--model", required=True, help="a shipped model NAME, a checkpoint PATH, or identity")

@@ -2,7 +2,7 @@
 
 For each task, two networks are trained on that task alone with the project's training engine
 (:func:`gir.training.run`) and scored on the suite's ground truth exactly as ``gir bench run`` scores a model
-(:func:`gir.bench.run.score_tasks`):
+(:func:`gir.bench.run.score_methods`):
 
 * acceptance line: SRCNN, preset ``small`` (the 3-layer 9-5-5 CNN);
 * excellence line: the deep residual network ``resnet``, preset ``small``.
@@ -14,16 +14,23 @@ recipe as the one task. The run seed is the task's seed, so both lines of a task
 
 Budget (fixed, the same for every task and both lines): :data:`ITERATIONS` iterations of :data:`BATCH_SIZE`
 patches of :data:`PATCH_SIZE` px, Adam at :data:`LEARNING_RATE` with a :data:`WARMUP`-iteration warm-up then
-cosine decay, L1 loss, no EMA (the final weights are scored). Sized for about 3 hours of training for all 200
-networks on 2 CPU cores. Measured basis (gir 0.1.0, torch 2.13 CPU, 2 cores that another training job was
-using at the same time, load average ~6, so pessimistic), whole engine iterations including data loading at
-batch 8, patch 48: SRCNN small 1.78 it/s, ResNet small 1.09 it/s, plus ~2 s start-up per run. Per task:
-70 / 1.78 + 70 / 1.09 + 4 = 107 s, so 100 tasks train in about 3.0 h. Scoring both networks on the default
-ground truth (kodak24 + cbsd68, 92 images, 256-px crops: 0.24 s + 0.31 s per image) adds about 55 s per
-task, 1.5 h in all. At this budget the ResNet learns a useful restorer (noise sigma 20: 22.3 -> 29.7 dB after
-120 iterations on 4 Kodak crops) while SRCNN barely leaves the identity it starts as (22.3 -> 23.1 dB; the
-same at lr 3e-4, no learning at 3e-3): the acceptance line sits close to the input's PSNR. A GPU affords
-more; change the budget with ``--iterations``/``--batch-size``/``--patch-size`` (a new provenance key).
+cosine decay, L1 loss, no EMA (the final weights are scored). Sized for the 2-core CPU of this project
+(torch 2.13 CPU), measured 2026-11-22:
+
+* one build process, 2 threads, idle machine: 400 iterations take ~26 s (SRCNN) and ~22 s (ResNet);
+* as the default lines were built: two processes of one thread each filling one folder
+  (``OMP_NUM_THREADS=1 gir bench lines build --out DIR --tasks 1-50`` and ``--tasks 51-100``; records are
+  appended under a file lock): ~2 min per task per process, training plus scoring both networks on the
+  default ground truth (kodak24 + cbsd68, 92 images, 256-px crops), so all 100 tasks in about 1.9 h.
+
+What the budget buys (tasks 2 and 3 on 8 images): blur, input 24.25 dB: acceptance / excellence 25.03 /
+26.68 dB at 400 iterations, 26.63 / 27.53 dB at 1500; noise sigma 20, input 22.33 dB: 28.77 / 30.41 dB at
+400. The lines are therefore lower bounds of what these networks reach with a long schedule (the paper trains
+them to convergence), the acceptance line most of all: on 19 of the default suite's 100 tasks (mild ones: JPEG,
+ringing, weak noise) SRCNN's second-layer ReLUs die in the first ~10 Adam steps (its zero-initialised last
+conv makes the first step move the output coherently), so it stays the identity and its line equals the
+input's PSNR (see benchmarks/RESULTS.md). A GPU affords more; change the budget with
+``--iterations``/``--batch-size``/``--patch-size`` (a new provenance key).
 
 Output folder::
 
@@ -40,17 +47,18 @@ import hashlib
 import json
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
 from gir.bench.run import (DEFAULT_CROP, GroundTruth, file_sha256, gt_digest, load_gt, load_tasks, resolve_gt_dirs,
-                           resolve_suite, score_tasks, shared_data)
+                           resolve_suite, score_methods, shared_data)
 from gir.errors import GirError
 
 LINES_FILE = "lines.jsonl"
-ITERATIONS = 70
+ITERATIONS = 400
 BATCH_SIZE = 8
 PATCH_SIZE = 48
 LEARNING_RATE = 1e-3
@@ -98,13 +106,31 @@ def lines_file(path: str | Path) -> Path:
 
 
 def append_record(path: Path, record: dict) -> None:
-    """Add one record to the lines file, rewriting it atomically (never a half-written line)."""
+    """Add one record to the lines file, rewriting it atomically (never a half-written line) under an
+    exclusive lock, so several ``lines build`` processes (``--tasks`` shares) can fill one folder."""
     from gir.batch import atomic_write_text
 
-    old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if old and not old.endswith("\n"):
-        old += "\n"
-    atomic_write_text(path, old + json.dumps(record, sort_keys=True, allow_nan=True) + "\n")
+    with _locked(path.with_name(path.name + ".lock")):
+        old = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if old and not old.endswith("\n"):
+            old += "\n"
+        atomic_write_text(path, old + json.dumps(record, sort_keys=True, allow_nan=True) + "\n")
+
+
+@contextmanager
+def _locked(lock_path: Path):
+    """An exclusive advisory lock on ``lock_path`` (POSIX ``flock``; no lock where that is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: one process per folder
+        yield
+        return
+    with open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def provenance_key(prov: dict) -> str:
@@ -185,10 +211,43 @@ def single_task_nets(path: str | Path, line: str = "excellence") -> dict[str, Pa
     for r in _latest_per_task(read_lines(path)).values():
         if r.get("group") != "single" or r.get("order") != 1:
             continue
-        ckpt = path.parent / r[line]["checkpoint"]
-        if ckpt.is_file():
+        ckpt = path.parent / r[line]["checkpoint"] if r[line].get("checkpoint") else None
+        if ckpt is not None and ckpt.is_file():
             out[r["recipe"][0]["op"]] = ckpt
     return out
+
+
+def export_lines(src: str | Path, dest: str | Path) -> Path:
+    """Copy the newest complete set of lines in ``src`` (a lines folder or file) to the file ``dest`` for
+    shipping: one record per task (the most recent provenance key only), with the excellence networks of the
+    single-op tasks (what ``step-by-step`` needs) exported, weights only, into the folder ``<dest stem>/``
+    beside it. Other records' checkpoint fields become null: those networks stay in ``src``."""
+    from gir.batch import atomic_write_text
+    from gir.models.checkpoint import export_weights
+
+    src_file, dest = lines_file(src), Path(dest)
+    records = read_lines(src_file)
+    if not records:
+        raise GirError(f"{src_file}: no lines to export")
+    key = records[-1]["key"]
+    chosen = sorted(_latest_per_task([r for r in records if r["key"] == key]).values(), key=lambda r: r["task"])
+    net_dir = dest.with_suffix("")
+    net_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for r in chosen:
+        r = json.loads(json.dumps(r))
+        for line in LINE_NAMES:
+            ship = line == "excellence" and r.get("group") == "single" and r.get("order") == 1
+            ckpt = src_file.parent / r[line]["checkpoint"] if r[line].get("checkpoint") else None
+            if ship and ckpt is not None and ckpt.is_file():
+                name = f"task-{r['task']:03d}-{line}.safetensors"
+                export_weights(ckpt, net_dir / name, key="params")
+                r[line]["checkpoint"] = f"{net_dir.name}/{name}"
+            else:
+                r[line]["checkpoint"] = None
+        out.append(json.dumps(r, sort_keys=True, allow_nan=True))
+    atomic_write_text(dest, "\n".join(out) + "\n")
+    return dest
 
 
 # ---------------------------------------------------------------------------------------- building
@@ -255,15 +314,16 @@ def build_task(task, gt: Sequence[GroundTruth], out_dir: Path, key: str, provena
     """Train and score both lines of one task; returns its record."""
     from gir.restore.engine import Restorer
 
-    scores, ckpts, secs = {}, {}, {}
+    nets, ckpts, secs = {}, {}, {}
     for line in LINE_NAMES:
         run_dir = out_dir / "runs" / key / f"task-{task.id:03d}-{line}"
         t0 = time.perf_counter()
         ckpt = train_line(train_config(task, line, budget, train_roots, device, max_train_images), run_dir)
         secs[line] = time.perf_counter() - t0
         net = Restorer(str(ckpt), device=device, tile=0)
-        scores[line] = score_tasks(lambda lq, _task: net(lq), [task], gt)[0][task.id]
+        nets[line] = lambda lq, _task, net=net: net(lq)
         ckpts[line] = ckpt.relative_to(out_dir).as_posix()
+    scores = {line: per_task[task.id] for line, per_task in score_methods(nets, [task], gt)[0].items()}
     return task_record(task, scores, ckpts, secs, key, provenance)
 
 

@@ -7,6 +7,9 @@ Written into one folder::
     psnr_per_task.png       paper 000 Figure 5a style: the model's PSNR per task against both lines
     html/index.html         input / output / ground-truth crops for a sample of tasks (html/img/*.jpg)
 
+Several models in one run: each gets those files in its own subfolder, and the run folder gets
+``compare.md`` (one row per model), ``compare.csv`` (per-task PSNR side by side) and ``psnr_per_task.png``.
+
 PSNR in dB, SSIM in [0, 1], means over the ground-truth images; ``reached_*`` compare PSNR (ties count).
 Line columns are empty (CSV) / null (JSON) and AR/ER "n/a" when no lines are given.
 """
@@ -115,22 +118,27 @@ def summary_markdown(meta: dict, summary: dict, notes: Sequence[str] = ()) -> st
 
 
 # --------------------------------------------------------------------------------------------- plot
-def plot_per_task(rows: list[dict], path: Path, title: str) -> Path:
-    """Per-task PSNR of the model (points and line) against the acceptance and excellence lines (PNG)."""
+def plot_per_task(series: dict[str, list[dict]], path: Path, title: str) -> Path:
+    """Per-task PSNR of each model (``{label: rows}``, points and lines) against the input and the acceptance
+    and excellence lines, taken from the first model's rows (PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = next(iter(series.values()))
     ids = [r["id"] for r in rows]
-    fig, ax = plt.subplots(figsize=(12, 4.2))
+    fig, ax = plt.subplots(figsize=(12, 4.2 if len(series) == 1 else 5.0))
     ax.plot(ids, [r["input_psnr"] for r in rows], color="0.7", lw=0.8, label="input")
     if rows and rows[0]["acceptance_psnr"] is not None:
         ax.plot(ids, [r["acceptance_psnr"] for r in rows], color="tab:orange", lw=1.2, ls="--",
                 label="acceptance line (SRCNN)")
         ax.plot(ids, [r["excellence_psnr"] for r in rows], color="tab:green", lw=1.2, ls="-.",
                 label="excellence line (ResNet)")
-    ax.plot(ids, [r["psnr"] for r in rows], color="tab:blue", lw=1.0, marker="o", ms=3, label=title)
+    colours = ["tab:blue", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "black"]
+    for k, (label, model_rows) in enumerate(series.items()):
+        ax.plot([r["id"] for r in model_rows], [r["psnr"] for r in model_rows], color=colours[k % len(colours)],
+                lw=1.0, marker="o", ms=3 if len(series) == 1 else 2, label=label)
     for boundary in (10.5, 50.5):
         if ids and ids[0] < boundary < ids[-1]:
             ax.axvline(boundary, color="0.5", lw=0.6, ls=":")
@@ -143,6 +151,54 @@ def plot_per_task(rows: list[dict], path: Path, title: str) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def comparison_markdown(labels: Sequence[str], summaries: Sequence[dict], meta: dict, with_lines: bool) -> str:
+    """One row per model: PSNR / SSIM / AR / ER over all tasks, then mean PSNR per group and per order."""
+    first = summaries[0]
+    groups, orders = list(first["by_group"]), list(first["by_order"])
+    crop = f"{meta['crop']} px centre crops" if meta.get("crop") else "whole images"
+    head = ["model", "PSNR", "SSIM"] + (["AR", "ER"] if with_lines else []) + \
+        [f"{g} PSNR" for g in groups] + [f"order {k} PSNR" for k in orders]
+    out = ["# GIR benchmark: comparison", "",
+           f"- suite: `{meta['suite']}` (sha256 {meta['suite_sha256'][:12]}), {meta['tasks']} tasks",
+           f"- ground truth: {', '.join(f'`{g}`' for g in meta['gt'])}: {meta['images']} images, {crop}",
+           f"- lines: {'`' + meta['lines'] + '`' if meta.get('lines') else 'none (AR/ER n/a)'}", "",
+           "PSNR in dB (RGB), SSIM; means over tasks of per-task means over images; AR / ER: share of tasks where "
+           "the model's PSNR reaches the acceptance / excellence line. Input PSNR (all tasks): "
+           f"{first['input_psnr']:.2f} dB.", "",
+           "| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for label, s in zip(labels, summaries):
+        cells = [f"`{label}`", f"{s['psnr']:.2f}", f"{s['ssim']:.4f}"]
+        if with_lines:
+            cells += [_ratio(s, "ar"), _ratio(s, "er")]
+        cells += [f"{s['by_group'][g]['psnr']:.2f}" for g in groups]
+        cells += [f"{s['by_order'][k]['psnr']:.2f}" for k in orders]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def comparison_csv(labels: Sequence[str], results: Sequence) -> str:
+    """Per-task PSNR side by side: id, group, order, recipe, input, both lines, then one column per model."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "group", "order", "text", "input_psnr", "acceptance_psnr", "excellence_psnr", *labels])
+    for k, row in enumerate(results[0].rows):
+        w.writerow([_cell(row[c]) for c in ("id", "group", "order", "text", "input_psnr", "acceptance_psnr",
+                                            "excellence_psnr")] + [_cell(r.rows[k]["psnr"]) for r in results])
+    return buf.getvalue()
+
+
+def write_comparison(out_dir: Path, labels: Sequence[str], results: Sequence, with_lines: bool) -> Path:
+    """``compare.md``, ``compare.csv`` (per-task PSNR of every model) and ``psnr_per_task.png`` of several
+    models' :class:`gir.bench.run.BenchResult` (all scored on the same tasks)."""
+    meta = json.loads((results[0].out_dir / "tasks.json").read_text(encoding="utf-8"))["meta"]
+    atomic_write_text(out_dir / "compare.md",
+                      comparison_markdown(labels, [r.summary for r in results], meta, with_lines))
+    atomic_write_text(out_dir / "compare.csv", comparison_csv(labels, results))
+    plot_per_task({label: r.rows for label, r in zip(labels, results)}, out_dir / "psnr_per_task.png",
+                  ", ".join(labels))
+    return out_dir / "compare.md"
 
 
 # --------------------------------------------------------------------------------------------- html
@@ -208,6 +264,6 @@ def write_report(out_dir: Path, meta: dict, tasks: Sequence, scores: dict[int, d
     doc = {"meta": meta, "notes": list(notes), "summary": summary, "tasks": rows}
     atomic_write_text(out_dir / "tasks.json", json.dumps(_json_safe(doc), indent=1) + "\n")
     atomic_write_text(out_dir / "summary.md", summary_markdown(meta, summary, notes))
-    plot_per_task(rows, out_dir / "psnr_per_task.png", meta["label"])
+    plot_per_task({meta["label"]: rows}, out_dir / "psnr_per_task.png", meta["label"])
     write_html(out_dir / "html", meta, samples, rows)
     return rows, summary

@@ -25,7 +25,7 @@ import hashlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -191,13 +191,14 @@ def sample_task_ids(ids: Sequence[int], n: int = N_SAMPLES) -> list[int]:
     return [ids[i] for i in sorted(set(picks.tolist()))]
 
 
-def score_tasks(method: Callable, tasks: Sequence, gt: Sequence[GroundTruth], *, keep: Iterable[int] = (),
-                progress: bool | str = False) -> tuple[dict[int, dict], list[Sample]]:
-    """Mean PSNR / SSIM of ``method(lq, task)`` per task over ``gt``.
+def score_methods(methods: Mapping[str, Callable], tasks: Sequence, gt: Sequence[GroundTruth], *,
+                  keep: Iterable[int] = (), progress: bool | str = False) -> tuple[dict[str, dict], dict[str, list]]:
+    """Mean PSNR / SSIM of each ``method(lq, task)`` per task over ``gt``; all methods see the same inputs,
+    each (task, image) degraded and scored once.
 
-    Returns ``({task id: {"psnr", "ssim", "input_psnr", "input_ssim", "n"}}, samples)``; ``samples`` holds
-    the first image's (input, output, ground truth) for the task ids in ``keep``. ``progress``: a tqdm bar
-    over the (task, image) pairs (a string labels it).
+    Returns ``({method name: {task id: {"psnr", "ssim", "input_psnr", "input_ssim", "n"}}}, {method name:
+    samples})``; samples hold the first image's (input, output, ground truth) for the task ids in ``keep``.
+    ``progress``: a tqdm bar over the (task, image) pairs (a string labels it).
     """
     from tqdm.auto import tqdm
 
@@ -208,25 +209,29 @@ def score_tasks(method: Callable, tasks: Sequence, gt: Sequence[GroundTruth], *,
     keep = set(keep)
     bar = tqdm(total=len(tasks) * len(gt), desc=progress if isinstance(progress, str) else "bench",
                unit="pair", disable=not progress, dynamic_ncols=True)
-    scores: dict[int, dict] = {}
-    samples: list[Sample] = []
+    scores: dict[str, dict] = {name: {} for name in methods}
+    samples: dict[str, list[Sample]] = {name: [] for name in methods}
     try:
         for task in tasks:
-            acc = {"psnr": [], "ssim": [], "input_psnr": [], "input_ssim": []}
+            inputs = {"input_psnr": [], "input_ssim": []}
+            acc = {name: {"psnr": [], "ssim": []} for name in methods}
             for i, g in enumerate(gt):
                 lq = degraded_input(task, g)
-                out = np.clip(np.asarray(method(lq, task), dtype=np.float32), 0.0, 1.0)
-                if out.shape != g.img.shape:
-                    raise GirError(f"task {task.id}, {g.dataset}/{g.name}: the method returned {out.shape}, "
-                                   f"expected {g.img.shape}")
-                acc["psnr"].append(psnr(out, g.img))
-                acc["ssim"].append(ssim(out, g.img))
-                acc["input_psnr"].append(psnr(lq, g.img))
-                acc["input_ssim"].append(ssim(lq, g.img))
-                if i == 0 and task.id in keep:
-                    samples.append(Sample(task.id, f"{g.dataset}/{g.name}", lq, out, g.img))
+                inputs["input_psnr"].append(psnr(lq, g.img))
+                inputs["input_ssim"].append(ssim(lq, g.img))
+                for name, method in methods.items():
+                    out = np.clip(np.asarray(method(lq, task), dtype=np.float32), 0.0, 1.0)
+                    if out.shape != g.img.shape:
+                        raise GirError(f"task {task.id}, {g.dataset}/{g.name}: {name} returned {out.shape}, "
+                                       f"expected {g.img.shape}")
+                    acc[name]["psnr"].append(psnr(out, g.img))
+                    acc[name]["ssim"].append(ssim(out, g.img))
+                    if i == 0 and task.id in keep:
+                        samples[name].append(Sample(task.id, f"{g.dataset}/{g.name}", lq, out, g.img))
                 bar.update(1)
-            scores[task.id] = {k: float(np.mean(v)) for k, v in acc.items()} | {"n": len(gt)}
+            for name in methods:
+                means = {k: float(np.mean(v)) for k, v in (acc[name] | inputs).items()}
+                scores[name][task.id] = means | {"n": len(gt)}
     finally:
         bar.close()
     return scores, samples
@@ -244,37 +249,68 @@ class BenchResult:
 
 
 def method_label(spec: str) -> str:
-    """A short name for ``--model``: registered names as they are, a checkpoint path by its file stem."""
+    """A short name for ``--model``: registered names as they are; a checkpoint by its file stem, prefixed
+    with its run folder's name when it sits in a training run's ``models/`` folder."""
     from gir.bench.methods import METHODS
 
-    return spec if spec in METHODS else Path(spec).stem or str(spec)
+    if spec in METHODS:
+        return spec
+    path = Path(spec)
+    if path.parent.name == "models" and path.parent.parent.name:
+        return f"{path.parent.parent.name}-{path.stem}"
+    return path.stem or str(spec)
 
 
-def run_bench(model: str, suite: str | Path | None = None, gt_dirs: Sequence[str | Path] | None = None,
-              crop: int | None = DEFAULT_CROP, lines: str | Path | None = None, out_dir: str | Path | None = None,
-              *, tasks: Sequence[int] | None = None, max_images: int | None = None, device: str = "auto",
-              progress: bool = True) -> BenchResult:
-    """Evaluate ``model`` (a registered method name, a shipped model name or a checkpoint path) on the suite.
+def unique_labels(specs: Sequence[str]) -> list[str]:
+    """:func:`method_label` of each spec, with ``-2``, ``-3``... added to repeats."""
+    return dedupe([method_label(spec) for spec in specs])
+
+
+def dedupe(labels: Sequence[str]) -> list[str]:
+    """``labels`` with ``-2``, ``-3``... added to repeats."""
+    out: list[str] = []
+    for label in labels:
+        name, n = label, 1
+        while name in out:
+            n += 1
+            name = f"{label}-{n}"
+        out.append(name)
+    return out
+
+
+def run_bench(model: str | Sequence[str], suite: str | Path | None = None,
+              gt_dirs: Sequence[str | Path] | None = None, crop: int | None = DEFAULT_CROP,
+              lines: str | Path | None = None, out_dir: str | Path | None = None, *,
+              tasks: Sequence[int] | None = None, max_images: int | None = None, device: str = "auto",
+              progress: bool = True) -> list[BenchResult]:
+    """Evaluate one or several models (registered method names, shipped model names, checkpoint paths) on the
+    suite; all of them see the same degraded inputs, made once.
 
     suite: suite JSON (default: the shipped default suite). gt_dirs: clean folders (default: kodak24 and
     cbsd68 under the shared data). crop: centre-crop side, 0/None = whole images. lines: a lines file from
     ``gir bench lines build`` (default: the shipped lines, with the default suite only); without one, AR/ER
-    are n/a. tasks: only these task ids. max_images: per folder. Writes the report into ``out_dir`` (default
-    ``bench-runs/<model>``) and returns a :class:`BenchResult`.
+    are n/a. tasks: only these task ids. max_images: per folder. One model: its report goes into ``out_dir``
+    (default ``bench-runs/<label>``). Several: each into ``out_dir/<label>`` (default ``bench-runs/compare``),
+    plus the side-by-side ``compare.md`` and ``psnr_per_task.png`` in ``out_dir``. Returns one
+    :class:`BenchResult` per model, in order.
     """
     from gir.bench.lines import select_lines
     from gir.bench.methods import resolve_method
-    from gir.bench.report import write_report
+    from gir.bench.report import write_comparison, write_report
 
+    specs = [model] if isinstance(model, (str, Path)) else [str(m) for m in model]
+    if not specs:
+        raise GirError("no model to evaluate")
     suite_path = resolve_suite(suite)
     task_list = load_tasks(suite_path, tasks)
     if lines is None and suite is None and DEFAULT_LINES_FILE.is_file():
         lines = DEFAULT_LINES_FILE
     dirs = resolve_gt_dirs(gt_dirs)
     gt = load_gt(dirs, crop, max_images)
-    method = resolve_method(model, lines_dir=lines, device=device)
-    label = method_label(model)
-    out = Path(out_dir) if out_dir is not None else Path("bench-runs") / label
+    labels = unique_labels([str(s) for s in specs])
+    methods = {label: resolve_method(spec, lines_dir=lines, device=device) for label, spec in zip(labels, specs)}
+    single = len(specs) == 1
+    root = Path(out_dir) if out_dir is not None else Path("bench-runs") / (labels[0] if single else "compare")
 
     notes: list[str] = []
     line_set = None
@@ -282,9 +318,46 @@ def run_bench(model: str, suite: str | Path | None = None, gt_dirs: Sequence[str
         line_set = select_lines(lines, file_sha256(suite_path), gt_digest(gt), crop or 0)
         notes += line_set.notes
     keep = sample_task_ids([t.id for t in task_list])
-    scores, samples = score_tasks(method, task_list, gt, keep=keep, progress=f"bench {label}" if progress else False)
-    meta = {"model": str(model), "label": label, "suite": str(suite_path), "suite_sha256": file_sha256(suite_path),
-            "gt": [str(d) for d in dirs], "images": len(gt), "crop": crop or 0, "lines": str(lines) if lines else None,
-            "tasks": len(task_list)}
-    rows, summary = write_report(out, meta, task_list, scores, line_set, samples, notes)
-    return BenchResult(out, rows, summary, notes)
+    desc = f"bench {', '.join(labels)}"
+    scores, samples = score_methods(methods, task_list, gt, keep=keep, progress=desc if progress else False)
+    results = []
+    for label, spec in zip(labels, specs):
+        meta = {"model": str(spec), "label": label, "suite": str(suite_path),
+                "suite_sha256": file_sha256(suite_path), "gt": [str(d) for d in dirs], "images": len(gt),
+                "crop": crop or 0, "lines": str(lines) if lines else None, "tasks": len(task_list)}
+        out = root if single else root / label
+        rows, summary = write_report(out, meta, task_list, scores[label], line_set, samples[label], notes)
+        results.append(BenchResult(out, rows, summary, notes))
+    if not single:
+        write_comparison(root, labels, results, line_set is not None)
+    return results
+
+
+def load_report(report_dir: str | Path) -> tuple[BenchResult, dict]:
+    """A finished run's :class:`BenchResult` and meta, read back from its ``tasks.json``."""
+    import json
+
+    path = Path(report_dir) / "tasks.json"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return BenchResult(Path(report_dir), doc["tasks"], doc["summary"], doc.get("notes", [])), doc["meta"]
+    except (OSError, ValueError, KeyError) as e:
+        raise GirError(f"{path}: not a `gir bench run` report ({e})") from None
+
+
+def compare_reports(report_dirs: Sequence[str | Path], out_dir: str | Path) -> Path:
+    """``compare.md`` / ``compare.csv`` / ``psnr_per_task.png`` over runs made separately (e.g. on two
+    machines, or a model trained later); they must cover the same suite, tasks, ground truth and crop."""
+    from gir.bench.report import write_comparison
+
+    loaded = [load_report(d) for d in report_dirs]
+    (first, meta0), fields = loaded[0], ("suite_sha256", "gt", "images", "crop")
+    for res, meta in loaded[1:]:
+        if any(meta[f] != meta0[f] for f in fields) or [r["id"] for r in res.rows] != [r["id"] for r in first.rows]:
+            raise GirError(f"{res.out_dir}: scored on another suite, task list, ground truth or crop than "
+                           f"{first.out_dir}; such runs cannot be compared")
+    labels = dedupe([meta["label"] for _, meta in loaded])
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with_lines = bool(first.rows) and first.rows[0]["acceptance_psnr"] is not None
+    return write_comparison(out, labels, [res for res, _ in loaded], with_lines)

@@ -47,7 +47,7 @@ class Recipe:
     def parse(cls, text_or_path: str | Path) -> "Recipe":
         """Read a recipe from text, a JSON string, or a path to a JSON file; validates it."""
         s = str(text_or_path).strip()
-        if s.endswith(".json") or (not s.startswith(("{", "[")) and Path(s).is_file()):
+        if s.endswith(".json") or (not s.startswith(("{", "[")) and _is_file(s)):
             try:
                 s = Path(s).read_text()
             except OSError as e:
@@ -186,3 +186,11 @@ def _fmt(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     return repr(v) if isinstance(v, float) else str(v)
+
+
+def _is_file(s: str) -> bool:
+    """Whether ``s`` names an existing file; False for text that cannot be a path (too long, NUL bytes)."""
+    try:
+        return Path(s).is_file()
+    except (OSError, ValueError):
+        return False
