@@ -189,10 +189,10 @@ def comparison_csv(labels: Sequence[str], results: Sequence) -> str:
     return buf.getvalue()
 
 
-def write_comparison(out_dir: Path, labels: Sequence[str], results: Sequence, with_lines: bool) -> Path:
+def write_comparison(out_dir: Path, labels: Sequence[str], results: Sequence, meta: dict) -> Path:
     """``compare.md``, ``compare.csv`` (per-task PSNR of every model) and ``psnr_per_task.png`` of several
-    models' :class:`gir.bench.run.BenchResult` (all scored on the same tasks)."""
-    meta = json.loads((results[0].out_dir / "tasks.json").read_text(encoding="utf-8"))["meta"]
+    models' :class:`gir.bench.run.BenchResult` (all scored on the same tasks; ``meta``: the first run's)."""
+    with_lines = bool(results[0].rows) and results[0].rows[0]["acceptance_psnr"] is not None
     atomic_write_text(out_dir / "compare.md",
                       comparison_markdown(labels, [r.summary for r in results], meta, with_lines))
     atomic_write_text(out_dir / "compare.csv", comparison_csv(labels, results))

@@ -320,7 +320,7 @@ def run_bench(model: str | Sequence[str], suite: str | Path | None = None,
     keep = sample_task_ids([t.id for t in task_list])
     desc = f"bench {', '.join(labels)}"
     scores, samples = score_methods(methods, task_list, gt, keep=keep, progress=desc if progress else False)
-    results = []
+    results, metas = [], []
     for label, spec in zip(labels, specs):
         meta = {"model": str(spec), "label": label, "suite": str(suite_path),
                 "suite_sha256": file_sha256(suite_path), "gt": [str(d) for d in dirs], "images": len(gt),
@@ -328,8 +328,9 @@ def run_bench(model: str | Sequence[str], suite: str | Path | None = None,
         out = root if single else root / label
         rows, summary = write_report(out, meta, task_list, scores[label], line_set, samples[label], notes)
         results.append(BenchResult(out, rows, summary, notes))
+        metas.append(meta)
     if not single:
-        write_comparison(root, labels, results, line_set is not None)
+        write_comparison(root, labels, results, metas[0])
     return results
 
 
@@ -359,5 +360,4 @@ def compare_reports(report_dirs: Sequence[str | Path], out_dir: str | Path) -> P
     labels = dedupe([meta["label"] for _, meta in loaded])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with_lines = bool(first.rows) and first.rows[0]["acceptance_psnr"] is not None
-    return write_comparison(out, labels, [res for res, _ in loaded], with_lines)
+    return write_comparison(out, labels, [res for res, _ in loaded], meta0)
