@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from gir.bench.cli import add_bench_parser
 from gir.bench.lines import Budget, build_lines, export_lines, read_lines, single_task_nets
 from gir.bench.methods import METHODS, resolve_method
 from gir.bench.real import bench_real
-from gir.bench.report import COLUMNS
+from gir.bench.report import COLUMNS, shown_path
 from gir.bench.run import (compare_reports, degraded_input, file_sha256, gt_digest, load_gt, load_tasks,
                            parse_task_ids, run_bench, unique_labels)
 from gir.bench.scores import summarize, task_rows
@@ -165,6 +166,21 @@ def test_separate_runs_compare_like_one(data, identity_run, tmp_path):
         compare_reports([identity_run.out_dir, other_crop.out_dir], tmp_path / "bad")
     with pytest.raises(GirError, match="not a `gir bench run` report"):
         compare_reports([tmp_path], tmp_path / "bad")
+
+
+def test_reports_name_shipped_files_and_cwd_paths_without_the_machines_folders(data, tmp_path, monkeypatch):
+    import gir
+
+    shipped = Path(gir.__file__).parent / "bench" / "default_suite.json"
+    assert shown_path(str(shipped)) == "<gir>/bench/default_suite.json"
+    monkeypatch.chdir(data["root"])
+    assert shown_path(str(data["root"] / "gt" / "setA")) == "./gt/setA"
+    assert shown_path("../relative/stays") == "../relative/stays"
+    outside = tmp_path.resolve() / "elsewhere"
+    assert shown_path(str(outside)) == str(outside)
+    run = run_bench("identity", data["suite"], data["gt"], CROP, out_dir=tmp_path / "shown", progress=False)[0]
+    md = (run.out_dir / "summary.md").read_text()
+    assert "- suite: `./suite.json`" in md and "`./gt/setA`, `./gt/setB`" in md
 
 
 def test_checkpoints_of_two_runs_get_distinct_labels():

@@ -92,15 +92,34 @@ def _ratio(s: dict, key: str) -> str:
     return f"{100 * s[key]:.0f}%" if key in s else "n/a"
 
 
+def shown_path(path: str) -> str:
+    """``path`` as a report prints it: files shipped inside the ``gir`` package as ``<gir>/...`` and paths
+    under the working directory relative to it, so committed reports name no machine's folders."""
+    p = Path(path)
+    if not p.is_absolute():
+        return str(path)
+    package = Path(__file__).resolve().parents[1]
+    for base, prefix in ((package, "<gir>"), (Path.cwd().resolve(), ".")):
+        try:
+            return f"{prefix}/{p.resolve().relative_to(base).as_posix()}"
+        except ValueError:
+            continue
+    return str(path)
+
+
+def provenance_lines(meta: dict) -> list[str]:
+    """The suite / ground truth / lines bullet lines heading every summary and comparison page."""
+    crop = f"{meta['crop']} px centre crops" if meta.get("crop") else "whole images"
+    lines_src = f"`{shown_path(meta['lines'])}`" if meta.get("lines") else "none (AR/ER n/a)"
+    return [f"- suite: `{shown_path(meta['suite'])}` (sha256 {meta['suite_sha256'][:12]}), {meta['tasks']} tasks",
+            f"- ground truth: {', '.join(f'`{shown_path(g)}`' for g in meta['gt'])}: {meta['images']} images, {crop}",
+            f"- lines: {lines_src}"]
+
+
 def summary_markdown(meta: dict, summary: dict, notes: Sequence[str] = ()) -> str:
     """The Markdown summary page: provenance lines, then one table row for all tasks, each order, each group."""
-    lines_src = f"`{meta['lines']}`" if meta.get("lines") else "none (AR/ER n/a)"
-    crop = f"{meta['crop']} px centre crops" if meta.get("crop") else "whole images"
     out = [f"# GIR benchmark: {meta['label']}", "",
-           f"- model: `{meta['model']}`",
-           f"- suite: `{meta['suite']}` (sha256 {meta['suite_sha256'][:12]}), {meta['tasks']} tasks",
-           f"- ground truth: {', '.join(f'`{g}`' for g in meta['gt'])}: {meta['images']} images, {crop}",
-           f"- lines: {lines_src}", "",
+           f"- model: `{shown_path(meta['model'])}`", *provenance_lines(meta), "",
            "PSNR in dB (RGB), SSIM; means over tasks of the per-task means over images. AR / ER: share of tasks "
            "where the model's PSNR reaches the acceptance / excellence line.", "",
            "| tasks | n | PSNR | SSIM | input PSNR | AR | ER |", "|---|---:|---:|---:|---:|---:|---:|"]
@@ -157,13 +176,9 @@ def comparison_markdown(labels: Sequence[str], summaries: Sequence[dict], meta: 
     """One row per model: PSNR / SSIM / AR / ER over all tasks, then mean PSNR per group and per order."""
     first = summaries[0]
     groups, orders = list(first["by_group"]), list(first["by_order"])
-    crop = f"{meta['crop']} px centre crops" if meta.get("crop") else "whole images"
     head = ["model", "PSNR", "SSIM"] + (["AR", "ER"] if with_lines else []) + \
         [f"{g} PSNR" for g in groups] + [f"order {k} PSNR" for k in orders]
-    out = ["# GIR benchmark: comparison", "",
-           f"- suite: `{meta['suite']}` (sha256 {meta['suite_sha256'][:12]}), {meta['tasks']} tasks",
-           f"- ground truth: {', '.join(f'`{g}`' for g in meta['gt'])}: {meta['images']} images, {crop}",
-           f"- lines: {'`' + meta['lines'] + '`' if meta.get('lines') else 'none (AR/ER n/a)'}", "",
+    out = ["# GIR benchmark: comparison", "", *provenance_lines(meta), "",
            "PSNR in dB (RGB), SSIM; means over tasks of per-task means over images; AR / ER: share of tasks where "
            "the model's PSNR reaches the acceptance / excellence line. Input PSNR (all tasks): "
            f"{first['input_psnr']:.2f} dB.", "",
