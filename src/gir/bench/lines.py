@@ -209,12 +209,20 @@ def single_task_nets(path: str | Path, line: str = "excellence") -> dict[str, Pa
     path = lines_file(path)
     out: dict[str, Path] = {}
     for r in _latest_per_task(read_lines(path)).values():
-        if r.get("group") != "single" or r.get("order") != 1:
-            continue
-        ckpt = path.parent / r[line]["checkpoint"] if r[line].get("checkpoint") else None
-        if ckpt is not None and ckpt.is_file():
+        ckpt = _checkpoint(path.parent, r, line)
+        if _single_op(r) and ckpt is not None:
             out[r["recipe"][0]["op"]] = ckpt
     return out
+
+
+def _single_op(record: dict) -> bool:
+    return record.get("group") == "single" and record.get("order") == 1
+
+
+def _checkpoint(base: Path, record: dict, line: str) -> Path | None:
+    """The existing network file of ``record``'s ``line`` (paths are relative to the lines file), or None."""
+    rel = record[line].get("checkpoint")
+    return base / rel if rel and (base / rel).is_file() else None
 
 
 def export_lines(src: str | Path, dest: str | Path) -> Path:
@@ -237,9 +245,8 @@ def export_lines(src: str | Path, dest: str | Path) -> Path:
     for r in chosen:
         r = json.loads(json.dumps(r))
         for line in LINE_NAMES:
-            ship = line == "excellence" and r.get("group") == "single" and r.get("order") == 1
-            ckpt = src_file.parent / r[line]["checkpoint"] if r[line].get("checkpoint") else None
-            if ship and ckpt is not None and ckpt.is_file():
+            ckpt = _checkpoint(src_file.parent, r, line)
+            if line == "excellence" and _single_op(r) and ckpt is not None:
                 name = f"task-{r['task']:03d}-{line}.safetensors"
                 export_weights(ckpt, net_dir / name, key="params")
                 r[line]["checkpoint"] = f"{net_dir.name}/{name}"

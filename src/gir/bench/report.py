@@ -137,6 +137,11 @@ def summary_markdown(meta: dict, summary: dict, notes: Sequence[str] = ()) -> st
 
 
 # --------------------------------------------------------------------------------------------- plot
+def has_lines(rows: Sequence[dict]) -> bool:
+    """Whether report rows carry acceptance / excellence line values (the run had lines)."""
+    return bool(rows) and rows[0]["acceptance_psnr"] is not None
+
+
 def plot_per_task(series: dict[str, list[dict]], path: Path, title: str) -> Path:
     """Per-task PSNR of each model (``{label: rows}``, points and lines) against the input and the acceptance
     and excellence lines, taken from the first model's rows (PNG)."""
@@ -149,7 +154,7 @@ def plot_per_task(series: dict[str, list[dict]], path: Path, title: str) -> Path
     ids = [r["id"] for r in rows]
     fig, ax = plt.subplots(figsize=(12, 4.2 if len(series) == 1 else 5.0))
     ax.plot(ids, [r["input_psnr"] for r in rows], color="0.7", lw=0.8, label="input")
-    if rows and rows[0]["acceptance_psnr"] is not None:
+    if has_lines(rows):
         ax.plot(ids, [r["acceptance_psnr"] for r in rows], color="tab:orange", lw=1.2, ls="--",
                 label="acceptance line (SRCNN)")
         ax.plot(ids, [r["excellence_psnr"] for r in rows], color="tab:green", lw=1.2, ls="-.",
@@ -206,10 +211,10 @@ def comparison_csv(labels: Sequence[str], results: Sequence) -> str:
 
 def write_comparison(out_dir: Path, labels: Sequence[str], results: Sequence, meta: dict) -> Path:
     """``compare.md``, ``compare.csv`` (per-task PSNR of every model) and ``psnr_per_task.png`` of several
-    models' :class:`gir.bench.run.BenchResult` (all scored on the same tasks; ``meta``: the first run's)."""
-    with_lines = bool(results[0].rows) and results[0].rows[0]["acceptance_psnr"] is not None
+    models' :class:`gir.bench.run.BenchResult` (all scored on the same tasks; ``meta``: their suite, ground truth
+    and lines, as in a run's meta)."""
     atomic_write_text(out_dir / "compare.md",
-                      comparison_markdown(labels, [r.summary for r in results], meta, with_lines))
+                      comparison_markdown(labels, [r.summary for r in results], meta, has_lines(results[0].rows)))
     atomic_write_text(out_dir / "compare.csv", comparison_csv(labels, results))
     plot_per_task({label: r.rows for label, r in zip(labels, results)}, out_dir / "psnr_per_task.png",
                   ", ".join(labels))

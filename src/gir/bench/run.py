@@ -229,9 +229,9 @@ def score_methods(methods: Mapping[str, Callable], tasks: Sequence, gt: Sequence
                     if i == 0 and task.id in keep:
                         samples[name].append(Sample(task.id, f"{g.dataset}/{g.name}", lq, out, g.img))
                 bar.update(1)
+            input_means = {k: float(np.mean(v)) for k, v in inputs.items()} | {"n": len(gt)}
             for name in methods:
-                means = {k: float(np.mean(v)) for k, v in (acc[name] | inputs).items()}
-                scores[name][task.id] = means | {"n": len(gt)}
+                scores[name][task.id] = {k: float(np.mean(v)) for k, v in acc[name].items()} | input_means
     finally:
         bar.close()
     return scores, samples
@@ -312,25 +312,25 @@ def run_bench(model: str | Sequence[str], suite: str | Path | None = None,
     single = len(specs) == 1
     root = Path(out_dir) if out_dir is not None else Path("bench-runs") / (labels[0] if single else "compare")
 
+    suite_sha256 = file_sha256(suite_path)
     notes: list[str] = []
     line_set = None
     if lines is not None:
-        line_set = select_lines(lines, file_sha256(suite_path), gt_digest(gt), crop or 0)
+        line_set = select_lines(lines, suite_sha256, gt_digest(gt), crop or 0)
         notes += line_set.notes
     keep = sample_task_ids([t.id for t in task_list])
     desc = f"bench {', '.join(labels)}"
     scores, samples = score_methods(methods, task_list, gt, keep=keep, progress=desc if progress else False)
-    results, metas = [], []
+    run_meta = {"suite": str(suite_path), "suite_sha256": suite_sha256, "gt": [str(d) for d in dirs],
+                "images": len(gt), "crop": crop or 0, "lines": str(lines) if lines else None, "tasks": len(task_list)}
+    results = []
     for label, spec in zip(labels, specs):
-        meta = {"model": str(spec), "label": label, "suite": str(suite_path),
-                "suite_sha256": file_sha256(suite_path), "gt": [str(d) for d in dirs], "images": len(gt),
-                "crop": crop or 0, "lines": str(lines) if lines else None, "tasks": len(task_list)}
         out = root if single else root / label
-        rows, summary = write_report(out, meta, task_list, scores[label], line_set, samples[label], notes)
+        rows, summary = write_report(out, {"model": str(spec), "label": label, **run_meta}, task_list, scores[label],
+                                     line_set, samples[label], notes)
         results.append(BenchResult(out, rows, summary, notes))
-        metas.append(meta)
     if not single:
-        write_comparison(root, labels, results, metas[0])
+        write_comparison(root, labels, results, run_meta)
     return results
 
 
