@@ -102,6 +102,15 @@ def test_mismatched_architecture_names_the_tensors(tmp_path):
     assert "8 missing: blocks.3.conv1.weight" in str(err.value) and "(+4 more)" in str(err.value)
     assert "unexpected" not in str(err.value)
     assert isinstance(err.value, GirError)
+    # strict=False: the model's extra tensors keep their values and are named; shapes must still fit
+    bigger = _model({"type": "resnet", "channels": 16, "blocks": 5})
+    kept = bigger.blocks[4].conv1.weight.detach().clone()
+    info = load_weights(bigger, path, strict=False)
+    assert len(info["missing"]) == 8 and "blocks.4.conv1.weight" in info["missing"]
+    assert torch.equal(bigger.blocks[4].conv1.weight, kept)
+    assert torch.equal(bigger.head.weight, load_state(path, "params")[0]["head.weight"])
+    with pytest.raises(CheckpointError, match="shape mismatch"):
+        load_weights(_model({"type": "resnet", "channels": 8, "blocks": 5}), path, strict=False)
 
 
 def _touch(path):  # what the malicious pickle below would run if it were unpickled freely

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import natural_image
-from gir.data import (ConfigError, DegradedFolder, GirChains, IndexBatches, MixTasks, PairedFolders, SingleOp,
-                      build_train_set, build_val_set, list_images, sample_rng)
+from gir.data import (CleanPatches, ComposeSamplers, ConfigError, DegradedFolder, GirChains, IndexBatches,
+                      MixTasks, PairedFolders, SingleOp, build_train_set, build_val_set, list_images, sample_rng)
 from gir.data.patches import centre_crop, pad_to, random_crop, random_flip_rot
 from gir.errors import GirError
 from gir.io import write_image
@@ -235,10 +235,48 @@ def test_paired_size_mismatch_is_reported(tmp_path):
 
 
 # ------------------------------------------------------------------------------------ config builders
+def test_compose_draws_parts_by_weight_and_remaps_their_pools():
+    c = ComposeSamplers([
+        {"mode": "gir", "weight": 6, "order": "2-3", "pool": ["noise", "jpeg", "blur"]},
+        {"mode": "mix", "weight": 3, "tasks": [{"recipe": "haze", "random": True, "name": "haze"},
+                                               {"recipe": "noise", "name": "own", "roots": "/own"}]},
+        {"mode": "clean", "weight": 1},
+    ])
+    assert c.pools == [["/own"]] and c.uses_main_pool
+    assert c.task_names() == ["order-2", "order-3", "haze", "own", "clean"]
+    f = _freqs(c, 4000)
+    assert abs(f["order-2"] + f["order-3"] - 0.6) < 0.03 and abs(f["clean"] - 0.1) < 0.02, f
+    c.bind([100, 100])  # equal weights inside the mix part
+    draws = [c.draw(sample_rng(7, i)) for i in range(400)]
+    assert {d.pool for d in draws if d.task == "own"} == {1} and {d.pool for d in draws if d.task != "own"} == {0}
+    assert all(d.recipe.steps == () for d in draws if d.task == "clean")
+    assert [d.recipe.to_text() for d in draws[:50]] == [c.draw(sample_rng(7, i)).recipe.to_text() for i in range(50)]
+
+
+@pytest.mark.parametrize("parts, match", [
+    ([], "non-empty"),
+    (["gir"], r"parts\[0\]: expected a mapping with a 'mode'"),
+    ([{"mode": "compose", "parts": []}], "cannot itself be 'compose'"),
+    ([{"mode": "gir", "weight": 0}], "positive"),
+    ([{"mode": "gir", "ordr": "1-2"}], r"parts\[0\]: unknown key 'ordr'"),
+    ([{"mode": "mix", "tasks": ["noise(sigma=-3)"]}], r"parts\[0\].tasks\[0\].recipe"),
+])
+def test_compose_config_errors(parts, match):
+    with pytest.raises(ConfigError, match=match):
+        ComposeSamplers(parts)
+
+
+def test_clean_patches_are_the_identity(clean_dir):
+    ds = DegradedFolder([clean_dir], CleanPatches(), patch_size=24, seed=3)
+    s = ds[4]
+    assert s["task"] == "clean" and s["recipe"] == "" and np.array_equal(s["lq"], s["gt"])
+
+
 def test_build_train_set_modes(clean_dir, tmp_path):
     base = {"roots": [str(clean_dir)], "single": {"op": "jpeg"}, "mix": {"tasks": ["noise", "jpeg"]},
-            "gir": {"order": "1-2", "pool": ["noise", "jpeg"]}}
-    for mode in ("single", "mix", "gir"):
+            "gir": {"order": "1-2", "pool": ["noise", "jpeg"]}, "clean": {},
+            "compose": {"parts": [{"mode": "single", "op": "blur"}, {"mode": "clean", "weight": 2}]}}
+    for mode in ("single", "mix", "gir", "clean", "compose"):
         ds = build_train_set({**base, "mode": mode}, seed=0, patch_size=16)
         assert ds[0]["lq"].shape == (3, 16, 16)
     with pytest.raises(ConfigError, match="unknown mode 'sigle'"):

@@ -274,3 +274,23 @@ def test_wavelet_unet_output_is_a_blend_of_input_and_unet_result():
     # y = (1 - a) x + a out1 with a in (0, 1): y lies between x and out1 everywhere.
     lo, hi = torch.minimum(x, out1), torch.maximum(x, out1)
     assert ((y >= lo - 1e-6) & (y <= hi + 1e-6)).all()
+
+
+def test_wavelet_unet_context_is_image_level_and_starts_as_a_no_op():
+    plain = _build("wavelet_unet", preset="cpu")
+    ctx = _build("wavelet_unet", preset="cpu", context=8)
+    ctx.load_state_dict(plain.state_dict(), strict=False)  # what init.strict: false does
+    x = _rand(2, 3, 32, 48)
+    _jittered(plain, seed=1)
+    ctx.load_state_dict(plain.state_dict(), strict=False)
+    with torch.no_grad():  # zero-initialised FiLM: the same function as the context-free net
+        torch.testing.assert_close(ctx(x), plain(x))
+        _jittered(ctx, seed=2)
+        code = ctx.image_context(_rand(1, 3, 70, 90, seed=3))
+        assert code.shape == (1, 8) and plain.image_context(x) is None
+        # one code for every tile of a batch; a different image's code changes the result
+        y = ctx(x, code)
+        torch.testing.assert_close(y[1:], ctx(x[1:], code))
+        assert (y - ctx(x, ctx.image_context(_rand(1, 3, 70, 90, seed=4)))).abs().max() > 1e-4
+        # without a code the network reads its own input as the whole image
+        torch.testing.assert_close(ctx(x[:1]), ctx(x[:1], ctx.image_context(x[:1])))

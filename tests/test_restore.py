@@ -92,6 +92,30 @@ def test_tiled_equals_untiled(make_net):
     assert _psnr(naive, untiled) < agreement - 10
 
 
+class MeanContextNet(nn.Module):
+    """Pixel-wise net whose output depends on an image-level code: the image's mean colour."""
+
+    def image_context(self, image):
+        return image.mean((2, 3))
+
+    def forward(self, x, context=None):
+        code = self.image_context(x) if context is None else context.expand(x.shape[0], -1)
+        return 0.5 * x + 0.5 * code[..., None, None]
+
+
+def test_image_context_comes_from_the_whole_image_for_every_tile():
+    clean, noisy = _noisy_pair(144, 192, seed=4)
+    noisy[:, :96] *= 0.3  # tiles differ in mean colour
+    untiled = Restorer(MeanContextNet(), device="cpu", tile=0)(noisy)
+    tiled = Restorer(MeanContextNet(), device="cpu", tile=64, overlap=16)(noisy)
+    expect = 0.5 * noisy + 0.5 * noisy.mean((0, 1))
+    assert np.abs(untiled - expect).max() < 2e-3  # the code of a 256-px thumbnail ~ the image's own
+    assert _psnr(tiled, untiled) > 60
+    own = Restorer(MeanContextNet(), device="cpu", tile=64, overlap=16)
+    grid, _ = own.plan(144, 192)
+    assert _psnr(run_tiled(noisy, grid, own.forward), untiled) < 40  # each tile's own mean: visibly wrong
+
+
 def test_tile_starts_keep_the_pixel_phase_of_downsampling_nets():
     torch.manual_seed(0)
     net = _perturb(TinyUNet(), 2, 0.0)

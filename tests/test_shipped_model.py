@@ -32,7 +32,7 @@ def test_default_weights_and_model_card_ship():
 
 
 @pytest.mark.parametrize("text, gain", [("noise(sigma=20)", 3.0), ("salt_pepper(density=0.03)", 3.0),
-                                        ("damage(count=5)", 3.0), ("jpeg(quality=30)", 0.1)])
+                                        ("damage(count=5)", 3.0), ("low_light", 3.0), ("jpeg(quality=30)", 0.0)])
 def test_default_model_improves_degraded_photos(photo, text, gain):
     lq = quantize(Recipe.from_text(text).apply(photo, seed=0))
     out = Restorer(None, device="cpu", tile=0)(lq)

@@ -90,10 +90,12 @@ def test_overrides_and_yaml_round_trip(data, tmp_path):
     old = os.getcwd()
     os.chdir(data["train"].parent)
     try:
-        rel = load_config({"data": {"train": {"roots": "train"}}})
+        rel = load_config({"data": {"train": {"roots": "train", "compose": {"parts": [
+            {"mode": "mix", "tasks": [{"recipe": "noise", "roots": "train"}]}, {"mode": "clean"}]}}}})
     finally:
         os.chdir(old)
     assert rel["data"]["train"]["roots"] == [str(data["train"])]
+    assert rel["data"]["train"]["compose"]["parts"][0]["tasks"][0]["roots"] == [str(data["train"])]
 
 
 def test_registries_build_from_yaml_text():

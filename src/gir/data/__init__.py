@@ -1,4 +1,5 @@
-"""Training data: clean-image folders degraded on the fly (single op, fixed task mix, random GIR chains),
+"""Training data: clean-image folders degraded on the fly (single op, fixed task mix, random GIR chains,
+clean patches, or a weighted mixture of these),
 paired LQ/GT folders, and fixed validation sets.
 
 Every training sample is a pure function of (seed, sample index); see :mod:`gir.data.datasets`. This
@@ -18,6 +19,8 @@ _EXPORTS = {
     "SingleOp": "gir.data.tasks",
     "MixTasks": "gir.data.tasks",
     "GirChains": "gir.data.tasks",
+    "CleanPatches": "gir.data.tasks",
+    "ComposeSamplers": "gir.data.tasks",
     "build_task_sampler": "gir.data.tasks",
     "DATASETS": "gir.data.datasets",
     "DegradedFolder": "gir.data.datasets",

@@ -11,6 +11,9 @@ in :data:`TASK_SAMPLERS` under the names a config's ``data.train.mode`` uses:
   repeat sampler over datasets of different sizes does. When all tasks share one pool, ``repeat`` ratios
   are the task frequencies.
 * ``gir``: random chains from :func:`gir.degradations.sample_recipe` (paper 000, eq. 4).
+* ``clean``: no degradation (the target is the input), so a model learns to leave clean content alone.
+* ``compose``: a weighted mixture of the modes above, e.g. GIR chains for most patches, single tasks at
+  random strengths for the ones the chains starve, and some clean patches.
 """
 from __future__ import annotations
 
@@ -223,6 +226,70 @@ class GirChains(TaskSampler):
 
     def task_names(self) -> list[str]:
         return [f"order-{k}" for k in range(self.order[0], self.order[1] + 1)]
+
+
+@TASK_SAMPLERS.register("clean")
+class CleanPatches(TaskSampler):
+    """The identity: the degraded patch is the clean one (an empty recipe)."""
+
+    def __init__(self, name: str = "clean", key: str = "data.train.clean"):
+        self.name = str(name)
+
+    def draw(self, rng: np.random.Generator) -> TaskDraw:
+        from gir.degradations import Recipe
+
+        return TaskDraw(self.name, Recipe((), int(rng.integers(_SEED_HIGH))), 0)
+
+    def task_names(self) -> list[str]:
+        return [self.name]
+
+
+@TASK_SAMPLERS.register("compose")
+class ComposeSamplers(TaskSampler):
+    """A weighted mixture of samplers. ``parts``: mappings ``{mode, weight, ...}``, where the other keys are
+    that mode's own section (``{mode: gir, weight: 6, order: 1-5}``); a part is drawn with probability
+    proportional to its ``weight`` (default 1), then it draws the task."""
+
+    def __init__(self, parts: Sequence[Any] = (), key: str = "data.train.compose"):
+        if not isinstance(parts, (list, tuple)) or not parts:
+            raise ConfigError(f"{key}.parts: give a non-empty list of {{mode, weight, ...}} mappings")
+        self.parts: list[TaskSampler] = []
+        self.offsets: list[int] = []
+        weights = []
+        self.pools = []
+        for i, item in enumerate(parts):
+            k = f"{key}.parts[{i}]"
+            if not isinstance(item, dict) or not isinstance(item.get("mode"), str):
+                raise ConfigError(f"{k}: expected a mapping with a 'mode' key (one of "
+                                  f"{', '.join(m for m in TASK_SAMPLERS.names() if m != 'compose')})")
+            section = dict(item)
+            mode, weight = section.pop("mode"), section.pop("weight", 1.0)
+            if mode == "compose":
+                raise ConfigError(f"{k}.mode: a compose part cannot itself be 'compose'")
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
+                raise ConfigError(f"{k}.weight: expected a positive number, got {weight!r}")
+            sampler = build_task_sampler(mode, section, k)
+            self.offsets.append(len(self.pools))
+            self.pools.extend(sampler.pools)
+            self.parts.append(sampler)
+            weights.append(float(weight))
+        self.probs = np.array(weights) / sum(weights)
+        self.uses_main_pool = any(p.uses_main_pool for p in self.parts)
+
+    def bind(self, pool_sizes: Sequence[int]) -> None:
+        for part, off in zip(self.parts, self.offsets):
+            part.bind([pool_sizes[0], *pool_sizes[1 + off:1 + off + len(part.pools)]])
+
+    def draw(self, rng: np.random.Generator) -> TaskDraw:
+        i = int(rng.choice(len(self.parts), p=self.probs))
+        d = self.parts[i].draw(rng)
+        return d._replace(pool=d.pool + self.offsets[i] if d.pool else 0)
+
+    def task_names(self) -> list[str] | None:
+        names = [p.task_names() for p in self.parts]
+        if any(n is None for n in names):
+            return None
+        return list(dict.fromkeys(n for part in names for n in part))
 
 
 def build_task_sampler(mode: str, section: dict | None, key: str) -> TaskSampler:

@@ -50,11 +50,20 @@ class RestorationNet(nn.Module):
     def body(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def image_context(self, image: torch.Tensor) -> torch.Tensor | None:
+        """Image-level code for :meth:`forward`, from the whole image (1 x 3 x H x W, a thumbnail will do);
+        None for networks without one. Tiled inference computes it once per image and gives it to every tile."""
+        return None
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """``context``: the B x C (or 1 x C) code of :meth:`image_context`; None = the network's own input
+        is the whole image (training patches)."""
         h, w = x.shape[-2:]
         m = self.size_multiple
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
             mode = "reflect" if ph < h and pw < w else "replicate"
             x = F.pad(x, (0, pw, 0, ph), mode=mode)
-        return self.body(x)[..., :h, :w]
+        if context is None:
+            return self.body(x)[..., :h, :w]
+        return self.body(x, context.expand(x.shape[0], -1))[..., :h, :w]

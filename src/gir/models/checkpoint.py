@@ -201,15 +201,16 @@ def _names(names: list[str], first: int = 4) -> str:
     return shown + (f", ... (+{len(names) - first} more)" if len(names) > first else "")
 
 
-def _apply(model: nn.Module, state: dict[str, Tensor], path) -> None:
-    """Strictly load ``state`` into ``model`` or raise CheckpointError listing every kind of mismatch."""
+def _apply(model: nn.Module, state: dict[str, Tensor], path, strict: bool = True) -> list[str]:
+    """Load ``state`` into ``model`` or raise CheckpointError listing every kind of mismatch; with
+    ``strict=False`` tensors of the model that ``state`` lacks keep their values (returned by name)."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     wrong = [f"{k} {list(state[k].shape)} vs model {list(expected[k].shape)}"
              for k in expected if k in state and state[k].shape != expected[k].shape]
     problems = []
-    if missing:
+    if missing and strict:
         problems.append(f"{len(missing)} missing: {_names(missing)}")
     if unexpected:
         problems.append(f"{len(unexpected)} unexpected: {_names(unexpected)}")
@@ -217,14 +218,16 @@ def _apply(model: nn.Module, state: dict[str, Tensor], path) -> None:
         problems.append(f"{len(wrong)} shape mismatch(es): {_names(wrong, 3)}")
     if problems:
         raise CheckpointError(path, f"weights do not fit {type(model).__name__}: " + "; ".join(problems))
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=not missing)
+    return missing
 
 
-def load_weights(model: nn.Module, path, key: str = "params_ema") -> dict:
-    """Load a checkpoint's weights into ``model`` (strict: names and shapes must match exactly).
+def load_weights(model: nn.Module, path, key: str = "params_ema", strict: bool = True) -> dict:
+    """Load a checkpoint's weights into ``model`` (strict: names and shapes must match exactly; else the
+    model may have tensors the checkpoint lacks, listed under ``missing`` of the returned info dict).
     Returns the info dict of :func:`load_state`."""
     state, info = load_state(path, key)
-    _apply(model, state, path)
+    info["missing"] = _apply(model, state, path, strict)
     return info
 
 

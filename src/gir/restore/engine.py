@@ -22,6 +22,7 @@ WEIGHTS_SUFFIX = ".safetensors"
 DEFAULT_OVERLAP = 32
 MIN_TILE = 64
 MAX_BATCH = 16
+THUMBNAIL = 256  # long side of the view a network's image-level context is computed from
 
 
 # ------------------------------------------------------------------------------------------- model files
@@ -214,19 +215,37 @@ class Restorer:
         return self.model.multiple
 
     # --- the network on numpy tiles
-    def _forward_tensor(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward_tensor(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        args = (x,) if context is None else (x, context)  # plain nn.Modules take the tile only
         with torch.inference_mode():
             if self.half:
                 with torch.autocast(self.device.type, dtype=half_dtype(self.device)):
-                    return self.model.module(x)
-            return self.model.module(x)
+                    return self.model.module(*args)
+            return self.model.module(*args)
 
-    def forward(self, tiles: np.ndarray) -> np.ndarray:
+    def image_context(self, rgb: np.ndarray) -> torch.Tensor | None:
+        """The network's image-level code (:meth:`gir.models.base.RestorationNet.image_context`) from a
+        thumbnail of the whole H x W x 3 image (long side at most THUMBNAIL), or None when it has none."""
+        get = getattr(self.model.module, "image_context", None)
+        if get is None:
+            return None
+        import cv2
+
+        h, w = rgb.shape[:2]
+        scale = min(1.0, THUMBNAIL / max(h, w))
+        thumb = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                                    interpolation=cv2.INTER_AREA)
+        x = torch.from_numpy(np.ascontiguousarray(thumb)).to(self.device).permute(2, 0, 1)[None]
+        with torch.inference_mode():
+            return get(x.clamp(0.0, 1.0).contiguous())
+
+    def forward(self, tiles: np.ndarray, context: torch.Tensor | None = None) -> np.ndarray:
         """B x H x W x 3 float32 tiles (H, W multiples of the size multiple) -> the network's B x H x W x 3
-        float32 outputs (not clipped; a new array). Inputs are clipped to [0, 1] on the way in."""
+        float32 outputs (not clipped; a new array). Inputs are clipped to [0, 1] on the way in. ``context``:
+        the whole image's code from :meth:`image_context`, the same for every tile."""
         x = torch.from_numpy(np.ascontiguousarray(tiles)).to(self.device).permute(0, 3, 1, 2)
         x = x.clamp(0.0, 1.0).contiguous()
-        y = self._forward_tensor(x)
+        y = self._forward_tensor(x, context)
         if y.shape != x.shape:
             raise GirError(f"model {self.model.name} returned {tuple(y.shape)} for an input of {tuple(x.shape)}; "
                            f"gir restore needs a same-size B x 3 x H x W output")
@@ -302,11 +321,13 @@ class Restorer:
         """
         rgb = as_rgb(image)
         out = np.empty_like(rgb)  # the only full-size array made here; run_tiled accumulates into it
+        context = self.image_context(rgb)
+        forward = self.forward if context is None else (lambda tiles: self.forward(tiles, context))
         while True:
             grid, batch = self.plan(rgb.shape[0], rgb.shape[1])
             try:
                 with progress_bar(progress, len(grid)) as step:
-                    run_tiled(rgb, grid, self.forward, batch, on_tiles=step, out=out)
+                    run_tiled(rgb, grid, forward, batch, on_tiles=step, out=out)
                 break
             except Exception as e:
                 if not memory.is_oom(e):

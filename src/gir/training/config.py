@@ -46,10 +46,12 @@ SCHEMA: dict[str, Any] = {
     "init": {
         "path": F(None, "path", nullable=True, doc="start from these weights (a gir checkpoint)"),
         "key": F("params_ema", "str", doc="which weights of the checkpoint: params_ema or params"),
+        "strict": F(True, "bool", doc="false: layers the checkpoint lacks keep their initialisation "
+                                      "(e.g. a context branch added to a trained net); shapes must still match"),
     },
     "data": {
         "train": {
-            "mode": F("gir", "str", doc="single | mix | gir | paired"),
+            "mode": F("gir", "str", doc="single | mix | gir | clean | compose | paired"),
             "roots": F([], "paths", doc="clean-image folders (recursive)"),
             "recursive": F(True, "bool"),
             "suffixes": F(list(IMAGE_SUFFIXES), "strlist"),
@@ -72,6 +74,8 @@ SCHEMA: dict[str, Any] = {
                 "pool": F(None, "strlist", nullable=True, doc="op names; null = every registered op"),
                 "strength": F("random", "str", choices=("random", "representative")),
             },
+            "clean": {"name": F("clean", "str")},
+            "compose": {"parts": F([], "list", doc="[{mode, weight, ...that mode's own keys}]")},
             "paired": {
                 "lq": F(None, "path", nullable=True),
                 "gt": F(None, "path", nullable=True),
@@ -382,18 +386,27 @@ def _abspath(p: str | Path) -> str:
 
 
 def _resolve_nested_paths(cfg: dict) -> None:
-    """Absolute paths inside free-form items: mix tasks' ``roots`` and loss terms' ``weights``."""
-    for i, t in enumerate(cfg["data"]["train"]["mix"]["tasks"]):
+    """Absolute paths inside free-form items: mix tasks' ``roots`` (also inside compose parts) and loss
+    terms' ``weights``."""
+    train = cfg["data"]["train"]
+    _resolve_task_roots(train["mix"]["tasks"], "data.train.mix.tasks")
+    for i, part in enumerate(train["compose"]["parts"]):
+        if isinstance(part, dict) and part.get("mode") == "mix" and isinstance(part.get("tasks"), list):
+            _resolve_task_roots(part["tasks"], f"data.train.compose.parts[{i}].tasks")
+    for i, term in enumerate(cfg["loss"]):
+        if isinstance(term, dict) and isinstance(term.get("weights"), (str, Path)):
+            term["weights"] = _abspath(term["weights"])
+
+
+def _resolve_task_roots(tasks: list, key: str) -> None:
+    for i, t in enumerate(tasks):
         if isinstance(t, dict) and t.get("roots") is not None:
             roots = t["roots"]
             if isinstance(roots, (str, Path)):
                 roots = [roots]
             if not isinstance(roots, list) or not all(isinstance(r, (str, Path)) for r in roots):
-                raise ConfigError(f"config: data.train.mix.tasks[{i}].roots must be a path or a list of paths")
+                raise ConfigError(f"config: {key}[{i}].roots must be a path or a list of paths")
             t["roots"] = [_abspath(r) for r in roots]
-    for i, term in enumerate(cfg["loss"]):
-        if isinstance(term, dict) and isinstance(term.get("weights"), (str, Path)):
-            term["weights"] = _abspath(term["weights"])
 
 
 def dump_config(cfg: dict) -> str:

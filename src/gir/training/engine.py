@@ -214,7 +214,7 @@ class Trainer:
         torch.manual_seed(cfg["seed"])  # the same initial weights on every rank
         self.model = build_network(cfg["model"]).to(device)
         if cfg["init"]["path"]:
-            self._init_weights(cfg["init"]["path"], cfg["init"]["key"])
+            self._init_weights(cfg["init"]["path"], cfg["init"]["key"], cfg["init"]["strict"])
         self.loss = LossSet(cfg["loss"]).to(device)
         adv = self.loss.adversarial()
         self.adv = adv[1] if adv else None
@@ -260,12 +260,15 @@ class Trainer:
                 self.d_net = DDP(self.d_net, device_ids=ids)
 
     # ------------------------------------------------------------------------------------ set-up helpers
-    def _init_weights(self, path: str, key: str) -> None:
+    def _init_weights(self, path: str, key: str, strict: bool = True) -> None:
         from gir.models.checkpoint import load_weights
 
         if not Path(path).is_file():
             raise ConfigError(f"config: init.path: {path} does not exist")
-        load_weights(self.model, path, key=key)
+        info = load_weights(self.model, path, key=key, strict=strict)
+        if info["missing"] and self.main:
+            names = ", ".join(info["missing"][:4]) + (", ..." if len(info["missing"]) > 4 else "")
+            print(f"  init {path}: {len(info['missing'])} tensors it lacks keep their initialisation ({names})")
 
     def _restore(self) -> int:
         """Load the latest saved iteration of the run folder; 0 when nothing was saved yet."""
