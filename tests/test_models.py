@@ -279,10 +279,9 @@ def test_wavelet_unet_output_is_a_blend_of_input_and_unet_result():
 def test_wavelet_unet_context_is_image_level_and_starts_as_a_no_op():
     plain = _build("wavelet_unet", preset="cpu")
     ctx = _build("wavelet_unet", preset="cpu", context=8)
-    ctx.load_state_dict(plain.state_dict(), strict=False)  # what init.strict: false does
     x = _rand(2, 3, 32, 48)
     _jittered(plain, seed=1)
-    ctx.load_state_dict(plain.state_dict(), strict=False)
+    ctx.load_state_dict(plain.state_dict(), strict=False)  # what init.strict: false does
     with torch.no_grad():  # zero-initialised FiLM: the same function as the context-free net
         torch.testing.assert_close(ctx(x), plain(x))
         _jittered(ctx, seed=2)

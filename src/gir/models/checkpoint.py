@@ -172,7 +172,7 @@ def _read_torch(path: Path, key: str) -> tuple[dict[str, Tensor], dict]:
         raise CheckpointError(path, f"holds a {type(state).__name__}, not a state dict of tensors")
     bad = [str(k) for k, v in state.items() if not isinstance(v, Tensor)]
     if bad:
-        raise CheckpointError(path, f"{len(bad)} entries are not tensors: {_names(bad)}")
+        raise CheckpointError(path, f"{len(bad)} entries are not tensors: {describe_names(bad)}")
     if all(str(k).startswith("module.") for k in state):  # saved from DataParallel
         state = {k[len("module."):]: v for k, v in state.items()}
     return dict(state), {"model_cfg": None, "meta": {}, "key": used}
@@ -196,7 +196,8 @@ def load_state(path, key: str = "params_ema") -> tuple[dict[str, Tensor], dict]:
 
 
 # ---------------------------------------------------------------------------------------------- applying
-def _names(names: list[str], first: int = 4) -> str:
+def describe_names(names: list[str], first: int = 4) -> str:
+    """The first ``first`` names, then how many more: ``"a, b, ... (+3 more)"``."""
     shown = ", ".join(names[:first])
     return shown + (f", ... (+{len(names) - first} more)" if len(names) > first else "")
 
@@ -211,11 +212,11 @@ def _apply(model: nn.Module, state: dict[str, Tensor], path, strict: bool = True
              for k in expected if k in state and state[k].shape != expected[k].shape]
     problems = []
     if missing and strict:
-        problems.append(f"{len(missing)} missing: {_names(missing)}")
+        problems.append(f"{len(missing)} missing: {describe_names(missing)}")
     if unexpected:
-        problems.append(f"{len(unexpected)} unexpected: {_names(unexpected)}")
+        problems.append(f"{len(unexpected)} unexpected: {describe_names(unexpected)}")
     if wrong:
-        problems.append(f"{len(wrong)} shape mismatch(es): {_names(wrong, 3)}")
+        problems.append(f"{len(wrong)} shape mismatch(es): {describe_names(wrong, 3)}")
     if problems:
         raise CheckpointError(path, f"weights do not fit {type(model).__name__}: " + "; ".join(problems))
     model.load_state_dict(state, strict=not missing)

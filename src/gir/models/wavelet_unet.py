@@ -21,8 +21,9 @@ mean, std, min and max, and gives a C-dim code that scales and shifts (FiLM) the
 level and of the middle. A local network cannot tell an under-exposed photo from a dark scene, or haze
 from a pale one; the code gives it image-level evidence (measured on the shipped model: low light +10.5 dB
 once it has the code; see its card for haze). :meth:`WaveletUNet.image_context` computes it from a thumbnail
-once per image, and :meth:`forward` takes it for every tile, so tiled and whole-image results agree. Its last layer starts at zero: a context model initialised from a context-free one computes the same
-function until it learns to use the code.
+once per image, and :meth:`forward` takes it for every tile, so tiled and whole-image results agree. Its
+last layer starts at zero: a context model initialised from a context-free one computes the same function
+until it learns to use the code.
 
 The paper gives N = 8 residual blocks and a model of about 341 MB; the channel widths are only in its
 figure, so the "paper" preset picks widths that give a model of that size (fp32).

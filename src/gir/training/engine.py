@@ -261,14 +261,14 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ set-up helpers
     def _init_weights(self, path: str, key: str, strict: bool = True) -> None:
-        from gir.models.checkpoint import load_weights
+        from gir.models.checkpoint import describe_names, load_weights
 
         if not Path(path).is_file():
             raise ConfigError(f"config: init.path: {path} does not exist")
-        info = load_weights(self.model, path, key=key, strict=strict)
-        if info["missing"] and self.main:
-            names = ", ".join(info["missing"][:4]) + (", ..." if len(info["missing"]) > 4 else "")
-            print(f"  init {path}: {len(info['missing'])} tensors it lacks keep their initialisation ({names})")
+        missing = load_weights(self.model, path, key=key, strict=strict)["missing"]
+        if missing and self.main:
+            print(f"  init {path}: {len(missing)} tensors it lacks keep their initialisation: "
+                  f"{describe_names(missing)}")
 
     def _restore(self) -> int:
         """Load the latest saved iteration of the run folder; 0 when nothing was saved yet."""
