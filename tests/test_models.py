@@ -293,3 +293,21 @@ def test_wavelet_unet_context_is_image_level_and_starts_as_a_no_op():
         assert (y - ctx(x, ctx.image_context(_rand(1, 3, 70, 90, seed=4)))).abs().max() > 1e-4
         # without a code the network reads its own input as the whole image
         torch.testing.assert_close(ctx(x[:1]), ctx(x[:1], ctx.image_context(x[:1])))
+
+
+def test_wavelet_unet_context_map_cells_see_their_window_only():
+    net = _jittered(_build("wavelet_unet", preset="cpu", context=8, context_window=64), std=0.05).eval()
+    assert net.context_cell == 16
+    x = _rand(1, 3, 128, 192)
+    with torch.no_grad():
+        code = net.image_context(x)
+        assert code.shape == (1, 8, 8, 12)
+        # a change in the far right of the image leaves the code of the far left cells unchanged
+        y = x.clone()
+        y[..., 160:] = 1.0 - y[..., 160:]
+        changed = (net.image_context(y) - code).abs().amax(dim=(0, 1, 2)) > 1e-6
+        assert not changed[:4].any() and changed[-1]
+        # the map (or a crop of it) drives the FiLM; a zero-initialised FiLM is a no-op
+        assert net(x, code).shape == x.shape and (net(x, code) - net(x, torch.zeros_like(code))).abs().max() > 1e-4
+    with pytest.raises(Exception, match="4 levels"):
+        _build("wavelet_unet", preset="small", context=8, context_window=64)

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image as PILImage
 from torch import nn
 
@@ -114,6 +115,35 @@ def test_image_context_comes_from_the_whole_image_for_every_tile():
     own = Restorer(MeanContextNet(), device="cpu", tile=64, overlap=16)
     grid, _ = own.plan(144, 192)
     assert _psnr(run_tiled(noisy, grid, own.forward), untiled) < 40  # each tile's own mean: visibly wrong
+
+
+class MapContextNet(nn.Module):
+    """Pixel-wise net driven by a context map: per 16-px cell, the mean colour of the 5 x 5 cells around it."""
+
+    size_multiple = context_cell = 16
+
+    def image_context(self, image):
+        return F.avg_pool2d(F.avg_pool2d(image, 16), 5, 1, 2, count_include_pad=False)
+
+    def forward(self, x, context=None):
+        code = self.image_context(x) if context is None else context.expand(x.shape[0], -1, -1, -1)
+        return 0.5 * x + 0.5 * F.interpolate(code, scale_factor=16, mode="nearest")
+
+
+def test_context_maps_are_computed_once_and_cropped_per_tile():
+    _, noisy = _noisy_pair(144, 208, seed=5)
+    noisy[:, :100] *= 0.3
+    calls = []
+    restorer = Restorer(MapContextNet(), device="cpu", tile=64, overlap=32)
+    original = restorer.image_context
+    restorer.image_context = lambda rgb: calls.append(rgb.shape) or original(rgb)
+    tiled = restorer(noisy)
+    untiled = Restorer(MapContextNet(), device="cpu", tile=0)(noisy)
+    assert calls == [(144, 208, 3)] and len(restorer.plan(144, 208)[0]) >= 6
+    assert _psnr(tiled, untiled) > 60
+    grid, _ = restorer.plan(144, 208)
+    own = np.clip(run_tiled(noisy, grid, restorer.forward), 0, 1)  # each tile computes its own map instead
+    assert _psnr(own, untiled) < 45
 
 
 def test_tile_starts_keep_the_pixel_phase_of_downsampling_nets():

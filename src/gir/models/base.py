@@ -56,8 +56,8 @@ class RestorationNet(nn.Module):
         return None
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        """``context``: the B x C (or 1 x C) code of :meth:`image_context`; None = the network's own input
-        is the whole image (training patches)."""
+        """``context``: the code of :meth:`image_context` (B or 1 x C, or a B or 1 x C x h x w map matching the
+        padded input); None = the network's own input is the whole image (training patches)."""
         h, w = x.shape[-2:]
         m = self.size_multiple
         ph, pw = (-h) % m, (-w) % m
@@ -66,4 +66,4 @@ class RestorationNet(nn.Module):
             x = F.pad(x, (0, pw, 0, ph), mode=mode)
         if context is None:
             return self.body(x)[..., :h, :w]
-        return self.body(x, context.expand(x.shape[0], -1))[..., :h, :w]
+        return self.body(x, context.expand(x.shape[0], *context.shape[1:]))[..., :h, :w]

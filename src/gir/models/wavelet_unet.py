@@ -25,6 +25,12 @@ once per image, and :meth:`forward` takes it for every tile, so tiled and whole-
 last layer starts at zero: a context model initialised from a context-free one computes the same function
 until it learns to use the code.
 
+``context_window=W > 0`` (with ``context``) makes the code a map instead: one code per 16-px cell, from the
+CNN features and statistics of the ~W-px window around the cell (:class:`ContextMap`), applied as a FiLM
+that varies across the image (bilinearly resized to each level). `gir restore` computes the map on the whole
+image and crops it per tile, so tiles still agree; a per-image code cannot follow haze, whose veil varies
+with scene depth across a photo.
+
 The paper gives N = 8 residual blocks and a model of about 341 MB; the channel widths are only in its
 figure, so the "paper" preset picks widths that give a model of that size (fp32).
 """
@@ -35,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gir.models import MODELS
-from gir.models.base import RestorationNet, resolve_preset
+from gir.models.base import ModelConfigError, RestorationNet, resolve_preset
 from gir.models.layers import LayerNorm2d, ResBlock, conv1x1, conv3x3, haar_dwt, haar_iwt, zero_init_
 
 PRESETS = {
@@ -50,6 +56,7 @@ PRESETS = {
 }
 for _p in PRESETS.values():
     _p.setdefault("context", 0)
+    _p.setdefault("context_window", 0)
 
 CONTEXT_SIZE = 64  # side of the downsampled view the context CNN reads
 
@@ -71,6 +78,38 @@ class ImageContext(nn.Module):
         stats = [flat.mean(-1), flat.std(-1), flat.amin(-1), flat.amax(-1)]
         f = self.convs(F.adaptive_avg_pool2d(x, CONTEXT_SIZE))
         return self.mlp(torch.cat([f.mean((2, 3)), f.amax((2, 3)), *stats], dim=1))
+
+
+class ContextMap(nn.Module):
+    """B x 3 x H x W image (H, W multiples of CELL) -> B x C x H/CELL x W/CELL code map: cell (i, j) describes
+    the ``window``-px square around it (CNN features average- and max-pooled over the window, and the
+    window's per-channel mean / std / min / max). Every cell depends on its window only, so a map computed
+    on a whole image and cropped to a tile is what the tile's own pixels and their surroundings say."""
+
+    CELL = 16
+
+    def __init__(self, c: int, window: int, in_ch: int = 3):
+        super().__init__()
+        self.convs = nn.Sequential(  # on the 2x-averaged image: three stride-2 convs reach 1/16
+            nn.Conv2d(in_ch, 16, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(32, c, 3, stride=2, padding=1), nn.ReLU(inplace=True))
+        self.k = 2 * max(1, window // (2 * self.CELL)) + 1  # window in cells, odd
+        self.mlp = nn.Sequential(conv1x1(2 * c + 4 * in_ch, c), nn.ReLU(inplace=True))
+
+    def _mean(self, t: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(t, self.k, 1, self.k // 2, count_include_pad=False)
+
+    def _max(self, t: torch.Tensor) -> torch.Tensor:
+        return F.max_pool2d(t, self.k, 1, self.k // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.CELL
+        f = self.convs(F.avg_pool2d(x, 2))
+        mean = self._mean(F.avg_pool2d(x, c))
+        std = (self._mean(F.avg_pool2d(x * x, c)) - mean * mean).clamp_min(0).add(1e-6).sqrt()
+        lo, hi = -self._max(F.max_pool2d(-x, c)), self._max(F.max_pool2d(x, c))
+        return self.mlp(torch.cat([self._mean(f), self._max(f), mean, std, lo, hi], dim=1))
 
 
 class ResidualGroup(nn.Module):
@@ -132,24 +171,48 @@ class WaveletUNet(RestorationNet):
         zero_init_(self.dec_convs[0])  # the U-Net's correction: out1 = input at initialisation
         self.refine = FusionRefinement(in_ch, p["refine_channels"]) if p["refine"] else None
         self.film_widths = [*chans, chans[-1]]  # every encoder level, then the middle
-        if p["context"]:
+        self.context_map = bool(p["context"] and p["context_window"])
+        if self.context_map:
+            if self.size_multiple % ContextMap.CELL:
+                raise ModelConfigError(f"wavelet_unet: context_window needs at least 4 levels, got {len(chans)}")
+            self.context = ContextMap(p["context"], p["context_window"], in_ch)
+            self.film = zero_init_(conv1x1(p["context"], 2 * sum(self.film_widths)))
+        elif p["context"]:
             self.context = ImageContext(p["context"], in_ch)
             self.film = zero_init_(nn.Linear(p["context"], 2 * sum(self.film_widths)))
         else:
             self.context = self.film = None
 
     def image_context(self, image: torch.Tensor) -> torch.Tensor | None:
-        """The code of a whole image (B x 3 x H x W, any size; a thumbnail will do), or None without context."""
+        """The code of a whole image, or None without context. Global context: B x C from any size (a
+        thumbnail will do). ``context_window``: the B x C x H/16 x W/16 map of the full-resolution image
+        (H, W multiples of 16), which tiled inference crops per tile (:attr:`context_cell` px per cell)."""
         return None if self.context is None else self.context(image)
+
+    @property
+    def context_cell(self) -> int | None:
+        """Pixels per cell of the context map; None when the context is one code per image (or absent)."""
+        return ContextMap.CELL if self.context_map else None
 
     def _films(self, x: torch.Tensor, code: torch.Tensor | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
         if self.context is None:
             return []
         if code is None:
             code = self.context(x)
-        params = self.film(code).split([w for w in self.film_widths for _ in (0, 1)], dim=1)
-        return [(params[2 * i][..., None, None], params[2 * i + 1][..., None, None])
-                for i in range(len(self.film_widths))]
+        params = self.film(code)
+        if params.dim() == 2:
+            params = params[..., None, None]
+        params = params.split([w for w in self.film_widths for _ in (0, 1)], dim=1)
+        return [(params[2 * i], params[2 * i + 1]) for i in range(len(self.film_widths))]
+
+    @staticmethod
+    def _modulate(f: torch.Tensor, film: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        scale, shift = film
+        if scale.shape[-2:] != (1, 1) and scale.shape[-2:] != f.shape[-2:]:
+            both = F.interpolate(torch.cat([scale, shift], 1), size=f.shape[-2:], mode="bilinear",
+                                 align_corners=False)
+            scale, shift = both.chunk(2, dim=1)
+        return f * (1 + scale) + shift
 
     def unet(self, x: torch.Tensor, code: torch.Tensor | None = None) -> torch.Tensor:
         """out1: the U-Net's restored image (input + predicted correction)."""
@@ -158,11 +221,11 @@ class WaveletUNet(RestorationNet):
         for k, (conv, enc) in enumerate(zip(self.enc_convs, self.encoders)):
             f = enc(conv(haar_dwt(f)))
             if films:
-                f = f * (1 + films[k][0]) + films[k][1]
+                f = self._modulate(f, films[k])
             skips.append(f)
         f = self.middle(f)
         if films:
-            f = f * (1 + films[-1][0]) + films[-1][1]
+            f = self._modulate(f, films[-1])
         for k in reversed(range(len(self.decoders))):
             f = haar_iwt(self.dec_convs[k](self.decoders[k](f + skips[k])))
         return x + f

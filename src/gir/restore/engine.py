@@ -224,20 +224,35 @@ class Restorer:
             return self.model.module(*args)
 
     def image_context(self, rgb: np.ndarray) -> torch.Tensor | None:
-        """The network's image-level code (:meth:`gir.models.base.RestorationNet.image_context`) from a
-        thumbnail of the whole H x W x 3 image (long side at most THUMBNAIL), or None when it has none."""
-        get = getattr(self.model.module, "image_context", None)
+        """The network's image-level code (:meth:`gir.models.base.RestorationNet.image_context`), or None
+        when it has none: one code from a thumbnail of the whole H x W x 3 image (long side at most
+        THUMBNAIL), or, for networks with a context map, the map of the whole image padded to the size
+        multiple, which :meth:`forward` crops per tile."""
+        net = self.model.module
+        get = getattr(net, "image_context", None)
         if get is None:
             return None
         import cv2
 
         h, w = rgb.shape[:2]
-        scale = min(1.0, THUMBNAIL / max(h, w))
-        thumb = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
-                                                    interpolation=cv2.INTER_AREA)
-        x = torch.from_numpy(np.ascontiguousarray(thumb)).to(self.device).permute(2, 0, 1)[None]
+        if getattr(net, "context_cell", None):
+            m = self.multiple
+            mode = "reflect" if min(h, w) > m else "edge"
+            view = np.pad(rgb, ((0, (-h) % m), (0, (-w) % m), (0, 0)), mode=mode)
+        else:
+            scale = min(1.0, THUMBNAIL / max(h, w))
+            view = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                                       interpolation=cv2.INTER_AREA)
+        x = torch.from_numpy(np.ascontiguousarray(view)).to(self.device).permute(2, 0, 1)[None]
         with torch.inference_mode():
             return get(x.clamp(0.0, 1.0).contiguous())
+
+    def _tile_context(self, context: torch.Tensor, origins: list[tuple[int, int]], th: int, tw: int
+                      ) -> torch.Tensor:
+        """The cells of a context map under each tile (tiles start on multiples of the cell size)."""
+        cell = self.model.module.context_cell
+        return torch.cat([context[:, :, y // cell:(y + th) // cell, x // cell:(x + tw) // cell]
+                          for y, x in origins])
 
     def forward(self, tiles: np.ndarray, context: torch.Tensor | None = None) -> np.ndarray:
         """B x H x W x 3 float32 tiles (H, W multiples of the size multiple) -> the network's B x H x W x 3
@@ -322,12 +337,17 @@ class Restorer:
         rgb = as_rgb(image)
         out = np.empty_like(rgb)  # the only full-size array made here; run_tiled accumulates into it
         context = self.image_context(rgb)
-        forward = self.forward if context is None else (lambda tiles: self.forward(tiles, context))
+        is_map = context is not None and context.dim() == 4
         while True:
             grid, batch = self.plan(rgb.shape[0], rgb.shape[1])
+            if is_map:
+                def forward(tiles, origins, grid=grid):
+                    return self.forward(tiles, self._tile_context(context, origins, grid.th, grid.tw))
+            else:
+                forward = self.forward if context is None else (lambda tiles: self.forward(tiles, context))
             try:
                 with progress_bar(progress, len(grid)) as step:
-                    run_tiled(rgb, grid, forward, batch, on_tiles=step, out=out)
+                    run_tiled(rgb, grid, forward, batch, on_tiles=step, out=out, with_origins=is_map)
                 break
             except Exception as e:
                 if not memory.is_oom(e):

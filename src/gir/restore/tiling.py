@@ -155,14 +155,16 @@ class TileGrid:
         region += weighted
 
 
-def run_tiled(rgb: np.ndarray, grid: TileGrid, forward: Callable[[np.ndarray], np.ndarray], batch: int = 1,
-              on_tiles: Callable[[int], None] | None = None, out: np.ndarray | None = None) -> np.ndarray:
+def run_tiled(rgb: np.ndarray, grid: TileGrid, forward: Callable[..., np.ndarray], batch: int = 1,
+              on_tiles: Callable[[int], None] | None = None, out: np.ndarray | None = None,
+              with_origins: bool = False) -> np.ndarray:
     """Blend ``forward`` over the tiles of ``grid``.
 
     rgb: H x W x C float32 image. forward: B x th x tw x C float32 tiles -> B x th x tw x C float32 results
         (a writable array the caller may overwrite). batch: tiles per forward call. on_tiles(n): called after
         every forward with the number of tiles done. out: optional H x W x C float32 array to accumulate
-        into (it is zeroed first); a new one is made otherwise.
+        into (it is zeroed first); a new one is made otherwise. with_origins: call ``forward(tiles, origins)``
+        with the (y, x) pixel of each tile's top-left corner.
     Returns the blended H x W x C float32 result (not clipped).
     """
     h, w, c = rgb.shape
@@ -174,7 +176,7 @@ def run_tiled(rgb: np.ndarray, grid: TileGrid, forward: Callable[[np.ndarray], n
     for k in range(0, len(todo), max(1, int(batch))):
         chunk = todo[k:k + max(1, int(batch))]
         tiles = np.stack([grid.gather(rgb, i, j) for i, j in chunk])
-        preds = forward(tiles)
+        preds = forward(tiles, [(grid.ys[i], grid.xs[j]) for i, j in chunk]) if with_origins else forward(tiles)
         del tiles
         for (i, j), pred in zip(chunk, preds):
             grid.accumulate(out, pred, i, j)
