@@ -25,13 +25,13 @@ from _report import emit  # benchmarks/ is on sys.path when a script here runs
 
 from gir.bench.evaluate import load_images
 from gir.data.patches import centre_crop
-from gir.metrics import psnr, ssim
+from gir.metrics import psnr, rgb_to_y, ssim
 
 
 def detail_energy(img: np.ndarray) -> float:
-    """Mean squared Laplacian of the luma (float32 HxWx3 in [0, 1])."""
-    luma = img @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return float(np.mean(cv2.Laplacian(luma, cv2.CV_32F) ** 2))
+    """Mean squared Laplacian of the BT.601 luma (float32 HxWx3 in [0, 1]); used as a ratio, so the luma's
+    scale and offset cancel."""
+    return float(np.mean(cv2.Laplacian(rgb_to_y(img), cv2.CV_64F) ** 2))
 
 
 def gaussian(sigma: float):

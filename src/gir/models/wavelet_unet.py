@@ -61,16 +61,21 @@ for _p in PRESETS.values():
 CONTEXT_SIZE = 64  # side of the downsampled view the context CNN reads
 
 
+def _context_convs(in_ch: int, c: int) -> nn.Sequential:
+    """The context CNN: three 3x3 stride-2 convs with ReLU (in_ch -> 16 -> 32 -> c), 1/8 of the input size."""
+    return nn.Sequential(
+        nn.Conv2d(in_ch, 16, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(32, c, 3, stride=2, padding=1), nn.ReLU(inplace=True))
+
+
 class ImageContext(nn.Module):
     """B x 3 x H x W image (any size) -> B x C code: a strided CNN over a CONTEXT_SIZE^2 area-downsampled
     view, average- and max-pooled, concatenated with the image's per-channel mean / std / min / max."""
 
     def __init__(self, c: int, in_ch: int = 3):
         super().__init__()
-        self.convs = nn.Sequential(
-            nn.Conv2d(in_ch, 16, 3, stride=2, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(32, c, 3, stride=2, padding=1), nn.ReLU(inplace=True))
+        self.convs = _context_convs(in_ch, c)
         self.mlp = nn.Sequential(nn.Linear(2 * c + 4 * in_ch, c), nn.ReLU(inplace=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -90,10 +95,7 @@ class ContextMap(nn.Module):
 
     def __init__(self, c: int, window: int, in_ch: int = 3):
         super().__init__()
-        self.convs = nn.Sequential(  # on the 2x-averaged image: three stride-2 convs reach 1/16
-            nn.Conv2d(in_ch, 16, 3, stride=2, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(32, c, 3, stride=2, padding=1), nn.ReLU(inplace=True))
+        self.convs = _context_convs(in_ch, c)  # on the 2x-averaged image, so its output is at 1/16
         self.k = 2 * max(1, window // (2 * self.CELL)) + 1  # window in cells, odd
         self.mlp = nn.Sequential(conv1x1(2 * c + 4 * in_ch, c), nn.ReLU(inplace=True))
 
