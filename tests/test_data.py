@@ -272,6 +272,15 @@ def test_clean_patches_are_the_identity(clean_dir):
     assert s["task"] == "clean" and s["recipe"] == "" and np.array_equal(s["lq"], s["gt"])
 
 
+def test_context_margin_degrades_a_region_and_cuts_its_centre(clean_dir):
+    ds = DegradedFolder([clean_dir], SingleOp("noise"), patch_size=16, seed=2, context_margin=8)
+    s = ds[3]
+    assert s["lq"].shape == s["gt"].shape == (3, 16, 16) and s["lq_context"].shape == (3, 32, 32)
+    assert np.array_equal(s["lq"], s["lq_context"][:, 8:24, 8:24])  # one degradation of the whole region
+    assert not np.array_equal(s["lq"], s["gt"]) and np.array_equal(ds[3]["lq_context"], s["lq_context"])
+    assert "lq_context" not in DegradedFolder([clean_dir], SingleOp("noise"), patch_size=16, seed=2)[3]
+
+
 def test_build_train_set_modes(clean_dir, tmp_path):
     base = {"roots": [str(clean_dir)], "single": {"op": "jpeg"}, "mix": {"tasks": ["noise", "jpeg"]},
             "gir": {"order": "1-2", "pool": ["noise", "jpeg"]}, "clean": {},

@@ -301,13 +301,60 @@ def test_wavelet_unet_context_map_cells_see_their_window_only():
     x = _rand(1, 3, 128, 192)
     with torch.no_grad():
         code = net.image_context(x)
-        assert code.shape == (1, 8, 8, 12)
-        # a change in the far right of the image leaves the code of the far left cells unchanged
+        assert code.shape == (1, 16, 8, 12)  # 8 cell channels, then the per-image code repeated over the cells
+        torch.testing.assert_close(code[:, 8:], net.context(x).view(1, 8, 1, 1).expand(-1, -1, 8, 12))
+        # a change in the far right of the image leaves the cell codes of the far left cells unchanged
         y = x.clone()
         y[..., 160:] = 1.0 - y[..., 160:]
-        changed = (net.image_context(y) - code).abs().amax(dim=(0, 1, 2)) > 1e-6
+        changed = (net.image_context(y)[:, :8] - code[:, :8]).abs().amax(dim=(0, 1, 2)) > 1e-6
         assert not changed[:4].any() and changed[-1]
-        # the map (or a crop of it) drives the FiLM; a zero-initialised FiLM is a no-op
-        assert net(x, code).shape == x.shape and (net(x, code) - net(x, torch.zeros_like(code))).abs().max() > 1e-4
+        # the cells (or a crop of them) drive their own FiLM on top of the per-image one
+        cells_off = torch.cat([torch.zeros_like(code[:, :8]), code[:, 8:]], dim=1)
+        assert net(x, code).shape == x.shape and (net(x, code) - net(x, cells_off)).abs().max() > 1e-4
+
+
+def test_patch_context_is_what_tiled_inference_gives_the_patch():
+    net = _jittered(_build("wavelet_unet", preset="cpu", context=8, context_window=64), std=0.05).eval()
+    region = _rand(2, 3, 96, 128)
+    with torch.no_grad():
+        cells = net.patch_context(region, 32)
+        torch.testing.assert_close(cells, net.image_context(region, whole=False)[..., 2:4, 2:6])  # under the patch
+        glob = _build("wavelet_unet", preset="cpu", context=8)
+        torch.testing.assert_close(glob.patch_context(region, 32), glob.image_context(region))
+        assert _build("wavelet_unet", preset="cpu").patch_context(region, 32) is None
+    with pytest.raises(Exception, match="multiples of the context cell"):
+        net.patch_context(region, 24)
+
+
+def test_context_map_with_a_halo_gives_a_tile_the_whole_images_film():
+    net = _jittered(_build("wavelet_unet", preset="cpu", context=8, context_window=64), std=0.05).eval()
+    x = _rand(1, 3, 128, 192)
+    with torch.no_grad():
+        code = net.image_context(x)
+        whole = net._films(x, code)
+        halo = torch.nn.functional.pad(code, (1, 1, 1, 1), mode="replicate")  # what gir restore crops from
+        tile = net._films(x[..., 32:96, 64:160], halo[..., 2:8, 4:12])
+    for depth, (w, t) in enumerate(zip(whole, tile), start=1):
+        depth = min(depth, 4)
+        y0, x0, h, w_ = 32 >> depth, 64 >> depth, 64 >> depth, 96 >> depth
+        scale, shift = w[-1]
+        torch.testing.assert_close(t[-1][0], scale[..., y0:y0 + h, x0:x0 + w_])
+        torch.testing.assert_close(t[-1][1], shift[..., y0:y0 + h, x0:x0 + w_])
+
+
+def test_wavelet_unet_context_map_starts_as_the_per_image_context_net():
+    glob = _jittered(_build("wavelet_unet", preset="cpu", context=8), seed=5)
+    both = _build("wavelet_unet", preset="cpu", context=8, context_window=64, context_map_from=2)
+    missing = set(both.state_dict()) - set(glob.state_dict())
+    assert missing and all(k.startswith(("local_context.", "local_film.")) for k in missing)
+    both.load_state_dict(glob.state_dict(), strict=False)
+    x = _rand(2, 3, 64, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(both(x), glob(x))
+    assert both.local_film.out_channels == 2 * (64 + 128 + 128)  # levels 2, 3 and the middle
+    with pytest.raises(Exception, match="context_map_from"):
+        _build("wavelet_unet", preset="cpu", context=8, context_window=64, context_map_from=4)
+    with pytest.raises(Exception, match="needs context"):
+        _build("wavelet_unet", preset="cpu", context_window=64)
     with pytest.raises(Exception, match="4 levels"):
         _build("wavelet_unet", preset="small", context=8, context_window=64)

@@ -150,6 +150,7 @@ train: {iterations: 110}
     ({"optim": {"type": "adamw", "lr": -1}}, "optim.lr must be > 0"),
     ({"optim": {"type": "adamw", "momentum": 0.9}}, "unknown key 'momentum'"),
     ({"data": {"val": {"roots": ["/no/such/val"]}}}, "data.val.roots: /no/such/val does not exist"),
+    ({"data": {"train": {"context_margin": 8}}}, "context_margin needs a model with image-level context"),
 ])
 def test_bad_config_raises_one_line_gir_error(data, tmp_path, change, match):
     cfg = _cfg(data)
@@ -318,6 +319,15 @@ def test_ddp_two_processes_match_one_process_with_double_batch(data, tmp_path):
     assert sum(sum(t["n"] for t in r["tasks"].values()) for r in train) == 16  # both ranks' samples
     single = run(str(cfg_path), ["train.batch_size=4"], out_dir=tmp_path / "single")
     _assert_same(_weights(tmp_path / "ddp", 4), _weights(single, 4), atol=1e-5)
+
+
+def test_context_margin_trains_the_context_map_on_the_region_around_the_patch(data, tmp_path):
+    cfg = _cfg(data, iterations=2, patch_size=32, val_interval=0, save_interval=2)
+    cfg["model"] = {"type": "wavelet_unet", "preset": "cpu", "context": 4, "context_window": 32}
+    cfg["data"]["train"]["context_margin"] = 16
+    run(cfg, out_dir=tmp_path / "run")
+    # the map's FiLM starts at zero; it moved, so gradients reached it through the cropped region codes
+    assert _weights(tmp_path / "run", 2)["local_film.weight"].abs().max() > 0
 
 
 def test_psnr_loss_is_minus_psnr_per_image_and_balances_errors():

@@ -10,6 +10,9 @@ process with batch W x B.
 
 Samples are dicts: ``lq`` and ``gt`` float32 3 x P x P in [0, 1], ``task`` (str), ``recipe`` (text),
 ``index`` (int). The geometry (crop, flips) is applied to the clean patch first, then the patch is degraded.
+With ``context_margin`` M > 0 a (P + 2M)-px region is cropped and degraded as a whole, ``lq`` / ``gt`` are its
+central P x P patch and ``lq_context`` (3 x (P + 2M) x (P + 2M)) the whole degraded region: what a network's
+image-level context sees around the patch, as it sees the rest of a photo around a tile at inference.
 """
 from __future__ import annotations
 
@@ -62,7 +65,8 @@ class DegradedFolder:
     def __init__(self, roots: Sequence[str | Path], sampler: TaskSampler, patch_size: int, seed: int = 0,
                  flip: bool = True, rot90: bool = True, quantize_lq: bool = True, scene_depth: bool = True,
                  recursive: bool = True, suffixes: Sequence[str] = IMAGE_SUFFIXES,
-                 max_images: int | None = None, cache: bool = True, key: str = "data.train"):
+                 max_images: int | None = None, cache: bool = True, context_margin: int = 0,
+                 key: str = "data.train"):
         main = (list_images(roots, suffixes, recursive, f"{key}.roots", max_images)
                 if roots or sampler.uses_main_pool else [])
         extra = [list_images(r, suffixes, recursive, f"{key}: task roots", max_images) for r in sampler.pools]
@@ -73,6 +77,7 @@ class DegradedFolder:
         self.seed = int(seed)
         self.flip, self.rot90 = flip, rot90
         self.quantize_lq, self.scene_depth = quantize_lq, scene_depth
+        self.context_margin = int(context_margin)
         self.depths = DepthCache()
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -85,15 +90,20 @@ class DegradedFolder:
         use_depth = self.scene_depth and _needs_depth(draw.recipe)
         if use_depth:
             arrays.append(self.depths.get((draw.pool, i), img))
-        arrays = random_crop(arrays, self.patch_size, rng)
+        m = self.context_margin
+        arrays = random_crop(arrays, self.patch_size + 2 * m, rng)
         arrays = random_flip_rot(arrays, rng, self.flip, self.rot90)
         gt = to_float(arrays[0])
         depth = np.ascontiguousarray(arrays[1], dtype=np.float32) if use_depth else None
         lq = draw.recipe.apply(gt, depth=depth)
         if self.quantize_lq:
             lq = quantize(lq)
-        return {"lq": to_chw(lq), "gt": to_chw(gt), "task": draw.task, "recipe": draw.recipe.to_text(),
-                "index": int(index)}
+        sample = {"task": draw.task, "recipe": draw.recipe.to_text(), "index": int(index)}
+        if m:
+            sample["lq_context"] = to_chw(lq)
+            patch = (slice(m, m + self.patch_size), slice(m, m + self.patch_size))
+            lq, gt = lq[patch], gt[patch]
+        return {"lq": to_chw(lq), "gt": to_chw(gt), **sample}
 
     def task_names(self) -> list[str] | None:
         return self.sampler.task_names()
@@ -195,7 +205,8 @@ def build_train_set(section: dict, seed: int, patch_size: int, key: str = "data.
         return DATASETS.get("paired")(**p, **common, key=f"{key}.paired")
     sampler = build_task_sampler(mode, section.get(mode), f"{key}.{mode}")
     return DATASETS.get("degraded")(section.get("roots") or [], sampler, quantize_lq=section.get("quantize", True),
-                                    scene_depth=section.get("scene_depth", True), **common, key=key)
+                                    scene_depth=section.get("scene_depth", True),
+                                    context_margin=section.get("context_margin", 0), **common, key=key)
 
 
 # ----------------------------------------------------------------------------------------- validation

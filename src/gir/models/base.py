@@ -15,6 +15,18 @@ from torch import nn
 from gir.errors import GirError
 
 
+CONTEXT_THUMBNAIL = 256  # long side of the view an image-level code is computed from
+
+
+def thumbnail(image: torch.Tensor, side: int = CONTEXT_THUMBNAIL) -> torch.Tensor:
+    """B x C x H x W -> area-downsampled so that the long side is at most ``side`` (unchanged if it is)."""
+    h, w = image.shape[-2:]
+    scale = side / max(h, w)
+    if scale >= 1.0:
+        return image
+    return F.interpolate(image, size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="area")
+
+
 class ModelConfigError(GirError, ValueError):
     """An architecture was asked for an unknown preset or an unknown / inconsistent hyper-parameter."""
 
@@ -45,15 +57,33 @@ class RestorationNet(nn.Module):
     """
 
     size_multiple: int = 1
+    context_cell: int | None = None  # px per cell when image_context returns a map (cropped per tile)
     hparams: dict[str, Any]
 
     def body(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def image_context(self, image: torch.Tensor) -> torch.Tensor | None:
+    def image_context(self, image: torch.Tensor, whole: bool = True) -> torch.Tensor | None:
         """Image-level code for :meth:`forward`, from the whole image (1 x 3 x H x W, a thumbnail will do);
-        None for networks without one. Tiled inference computes it once per image and gives it to every tile."""
+        None for networks without one. Tiled inference computes it once per image and gives it to every tile.
+        ``whole=False``: ``image`` is a training region whose border cells only serve as context (no padding
+        for a map's border windows)."""
         return None
+
+    def patch_context(self, region: torch.Tensor, margin: int) -> torch.Tensor | None:
+        """Training with ``data.train.context_margin``: the context of the central patch of B x 3 x H x W
+        degraded regions (``margin`` px on every side), as tiled inference gives it to a tile: the code of the
+        region's thumbnail, or the cells of the region's context map that lie under the patch."""
+        cell = self.context_cell
+        code = self.image_context(region, whole=False) if cell else self.image_context(thumbnail(region))
+        if code is None or not cell:
+            return code
+        h, w = region.shape[-2:]
+        if margin % cell or h % cell or w % cell:
+            raise ModelConfigError(f"context_margin {margin} and the patch size must be multiples of the "
+                                   f"context cell ({cell} px)")
+        m = margin // cell
+        return code[..., m:h // cell - m, m:w // cell - m]
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """``context``: the code of :meth:`image_context` (B or 1 x C, or a B or 1 x C x h x w map matching the

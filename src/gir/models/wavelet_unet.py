@@ -25,11 +25,14 @@ once per image, and :meth:`forward` takes it for every tile, so tiled and whole-
 last layer starts at zero: a context model initialised from a context-free one computes the same function
 until it learns to use the code.
 
-``context_window=W > 0`` (with ``context``) makes the code a map instead: one code per 16-px cell, from the
-CNN features and statistics of the ~W-px window around the cell (:class:`ContextMap`), applied as a FiLM
-that varies across the image (bilinearly resized to each level). `gir restore` computes the map on the whole
-image and crops it per tile, so tiles still agree; a per-image code cannot follow haze, whose veil varies
-with scene depth across a photo.
+``context_window=W > 0`` (with ``context``) adds a context *map* on top of that code: one code per 16-px
+cell, from the CNN features and statistics of the ~W-px window around the cell (:class:`ContextMap`), which
+drives a second FiLM, varying across the image (bilinearly resized to each level), on the encoder levels
+from ``context_map_from`` on and the middle. A per-image code cannot follow haze, whose veil varies with
+scene depth across a photo; a map alone (measured) cannot tell haze from a naturally pale region and hurt
+mild tasks, so the per-image code stays and says *whether*, the map *where*. :meth:`image_context` then
+returns both as one map (the per-image code repeated over the cells), which `gir restore` computes once on
+the whole image and crops per tile, so tiles still agree.
 
 The paper gives N = 8 residual blocks and a model of about 341 MB; the channel widths are only in its
 figure, so the "paper" preset picks widths that give a model of that size (fp32).
@@ -41,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gir.models import MODELS
-from gir.models.base import ModelConfigError, RestorationNet, resolve_preset
+from gir.models.base import ModelConfigError, RestorationNet, resolve_preset, thumbnail
 from gir.models.layers import LayerNorm2d, ResBlock, conv1x1, conv3x3, haar_dwt, haar_iwt, zero_init_
 
 PRESETS = {
@@ -57,6 +60,7 @@ PRESETS = {
 for _p in PRESETS.values():
     _p.setdefault("context", 0)
     _p.setdefault("context_window", 0)
+    _p.setdefault("context_map_from", 0)
 
 CONTEXT_SIZE = 64  # side of the downsampled view the context CNN reads
 
@@ -105,12 +109,23 @@ class ContextMap(nn.Module):
     def _max(self, t: torch.Tensor) -> torch.Tensor:
         return F.max_pool2d(t, self.k, 1, self.k // 2)
 
+    def of_image(self, x: torch.Tensor) -> torch.Tensor:
+        """The map of a whole image: reflect-padded by half a window first, so that border cells see a full
+        (mirrored) window, as every cell of a training patch saw real surroundings (``context_margin``)."""
+        p = self.k // 2 * self.CELL
+        mode = "reflect" if p < min(x.shape[-2:]) else "replicate"
+        m = self.k // 2
+        return self(F.pad(x, (p, p, p, p), mode=mode))[..., m:-m, m:-m]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.CELL
         f = self.convs(F.avg_pool2d(x, 2))
         mean = self._mean(F.avg_pool2d(x, c))
-        std = (self._mean(F.avg_pool2d(x * x, c)) - mean * mean).clamp_min(0).add(1e-6).sqrt()
-        lo, hi = -self._max(F.max_pool2d(-x, c)), self._max(F.max_pool2d(x, c))
+        # per channel, so that a whole photo's map needs one channel of full-size scratch, not three
+        squares = torch.cat([F.avg_pool2d(x[:, i:i + 1].square(), c) for i in range(x.shape[1])], dim=1)
+        minus_lo = torch.cat([F.max_pool2d(x[:, i:i + 1].neg(), c) for i in range(x.shape[1])], dim=1)
+        std = (self._mean(squares) - mean * mean).clamp_min(0).add(1e-6).sqrt()
+        lo, hi = -self._max(minus_lo), self._max(F.max_pool2d(x, c))
         return self.mlp(torch.cat([self._mean(f), self._max(f), mean, std, lo, hi], dim=1))
 
 
@@ -173,47 +188,93 @@ class WaveletUNet(RestorationNet):
         zero_init_(self.dec_convs[0])  # the U-Net's correction: out1 = input at initialisation
         self.refine = FusionRefinement(in_ch, p["refine_channels"]) if p["refine"] else None
         self.film_widths = [*chans, chans[-1]]  # every encoder level, then the middle
-        self.context_map = bool(p["context"] and p["context_window"])
-        if self.context_map:
+        c, window = p["context"], p["context_window"]
+        if window and not c:
+            raise ModelConfigError("wavelet_unet: context_window needs context > 0")
+        self.context = ImageContext(c, in_ch) if c else None
+        self.film = zero_init_(nn.Linear(c, 2 * sum(self.film_widths))) if c else None
+        self.local_context = self.local_film = None
+        if window:
             if self.size_multiple % ContextMap.CELL:
                 raise ModelConfigError(f"wavelet_unet: context_window needs at least 4 levels, got {len(chans)}")
-            self.context = ContextMap(p["context"], p["context_window"], in_ch)
-            self.film = zero_init_(conv1x1(p["context"], 2 * sum(self.film_widths)))
-        elif p["context"]:
-            self.context = ImageContext(p["context"], in_ch)
-            self.film = zero_init_(nn.Linear(p["context"], 2 * sum(self.film_widths)))
-        else:
-            self.context = self.film = None
+            if not 0 <= p["context_map_from"] < len(chans):
+                raise ModelConfigError(f"wavelet_unet: context_map_from must be in 0..{len(chans) - 1}, "
+                                       f"got {p['context_map_from']}")
+            self.map_widths = self.film_widths[p["context_map_from"]:]
+            self.local_context = ContextMap(c, window, in_ch)
+            self.local_film = zero_init_(conv1x1(c, 2 * sum(self.map_widths)))
 
-    def image_context(self, image: torch.Tensor) -> torch.Tensor | None:
-        """The code of a whole image, or None without context. Global context: B x C from any size (a
-        thumbnail will do). ``context_window``: the B x C x H/16 x W/16 map of the full-resolution image
-        (H, W multiples of 16), which tiled inference crops per tile (:attr:`context_cell` px per cell)."""
-        return None if self.context is None else self.context(image)
+    def image_context(self, image: torch.Tensor, whole: bool = True) -> torch.Tensor | None:
+        """The code of a whole image, or None without context. Per-image code only: B x C from any size (a
+        thumbnail will do). With ``context_window``: a B x 2C x H/16 x W/16 map of the full-resolution image
+        (H, W multiples of 16), the cell codes then the per-image code (of a CONTEXT_THUMBNAIL view) repeated
+        over the cells, which tiled inference crops per tile (:attr:`context_cell` px per cell). ``whole``: pad
+        the image so that border cells see a full window (:meth:`ContextMap.of_image`)."""
+        if self.context is None:
+            return None
+        if self.local_context is None:
+            return self.context(image)
+        cells = self.local_context.of_image(image) if whole else self.local_context(image)
+        code = self.context(thumbnail(image))
+        return torch.cat([cells, code[..., None, None].expand(-1, -1, *cells.shape[-2:])], dim=1)
 
     @property
     def context_cell(self) -> int | None:
         """Pixels per cell of the context map; None when the context is one code per image (or absent)."""
-        return ContextMap.CELL if self.context_map else None
+        return ContextMap.CELL if self.local_context is not None else None
 
-    def _films(self, x: torch.Tensor, code: torch.Tensor | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    @property
+    def context_halo(self) -> int:
+        """Cells of the map a tile should get around its own (:meth:`forward` accepts the map of a tile with
+        this many extra cells on every side): bilinear resizing of the map to a level needs the neighbours
+        of the tile's border cells, so that a tile's FiLM equals the whole image's there."""
+        return 1 if self.local_context is not None else 0
+
+    @staticmethod
+    def _split(params: torch.Tensor, widths: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        chunks = params.split([w for w in widths for _ in (0, 1)], dim=1)
+        return [(chunks[2 * i], chunks[2 * i + 1]) for i in range(len(widths))]
+
+    def _films(self, x: torch.Tensor, code: torch.Tensor | None) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Per FiLM site (encoder levels, then the middle): the (scale, shift) pairs to apply, in order."""
+        sites = [[] for _ in self.film_widths]
         if self.context is None:
-            return []
+            return sites
         if code is None:
-            code = self.context(x)
-        params = self.film(code)
-        if params.dim() == 2:
-            params = params[..., None, None]
-        params = params.split([w for w in self.film_widths for _ in (0, 1)], dim=1)
-        return [(params[2 * i], params[2 * i + 1]) for i in range(len(self.film_widths))]
+            code = self.image_context(x)
+        cells = None
+        if self.local_context is not None:
+            cells, code = code.split(code.shape[1] // 2, dim=1)
+            code = code[..., 0, 0]
+        for site, film in zip(sites, self._split(self.film(code)[..., None, None], self.film_widths)):
+            site.append(film)
+        if cells is not None:
+            first = len(self.film_widths) - len(self.map_widths)
+            params = self.local_film(cells)
+            for k, (site, film) in enumerate(zip(sites[first:], self._split(params, self.map_widths)), first):
+                site.append(self._map_to_level(film, x.shape[-2:], min(k + 1, len(self.film_widths) - 1)))
+        return sites
+
+    @staticmethod
+    def _map_to_level(film: tuple[torch.Tensor, torch.Tensor], size: tuple[int, int], depth: int
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Resize (bilinearly) a FiLM map of the cells of an H x W input (with or without a ring of halo
+        cells) to the features at ``depth`` (H / 2^depth), the halo cropped off after resizing."""
+        h, w = size[0] >> depth, size[1] >> depth
+        n = size[0] // ContextMap.CELL
+        halo = (film[0].shape[-2] - n) // 2
+        px = (ContextMap.CELL >> depth) * halo  # halo in feature pixels
+        both = torch.cat(film, dim=1)
+        if both.shape[-2:] != (h + 2 * px, w + 2 * px):
+            both = F.interpolate(both, size=(h + 2 * px, w + 2 * px), mode="bilinear", align_corners=False)
+        if px:
+            both = both[..., px:px + h, px:px + w]
+        scale, shift = both.chunk(2, dim=1)
+        return scale, shift
 
     @staticmethod
     def _modulate(f: torch.Tensor, film: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         scale, shift = film
-        if scale.shape[-2:] != (1, 1) and scale.shape[-2:] != f.shape[-2:]:
-            both = F.interpolate(torch.cat([scale, shift], 1), size=f.shape[-2:], mode="bilinear",
-                                 align_corners=False)
-            scale, shift = both.chunk(2, dim=1)
         return f * (1 + scale) + shift
 
     def unet(self, x: torch.Tensor, code: torch.Tensor | None = None) -> torch.Tensor:
@@ -222,12 +283,12 @@ class WaveletUNet(RestorationNet):
         f, skips = x, []
         for k, (conv, enc) in enumerate(zip(self.enc_convs, self.encoders)):
             f = enc(conv(haar_dwt(f)))
-            if films:
-                f = self._modulate(f, films[k])
+            for film in films[k]:
+                f = self._modulate(f, film)
             skips.append(f)
         f = self.middle(f)
-        if films:
-            f = self._modulate(f, films[-1])
+        for film in films[-1]:
+            f = self._modulate(f, film)
         for k in reversed(range(len(self.decoders))):
             f = haar_iwt(self.dec_convs[k](self.decoders[k](f + skips[k])))
         return x + f

@@ -10,9 +10,11 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from gir.errors import GirError
+from gir.models.base import thumbnail
 from gir.restore import memory
 from gir.restore.tiling import TileGrid, round_down, round_up, run_tiled
 
@@ -22,7 +24,6 @@ WEIGHTS_SUFFIX = ".safetensors"
 DEFAULT_OVERLAP = 32
 MIN_TILE = 64
 MAX_BATCH = 16
-THUMBNAIL = 256  # long side of the view a network's image-level context is computed from
 
 
 # ------------------------------------------------------------------------------------------- model files
@@ -226,32 +227,35 @@ class Restorer:
     def image_context(self, rgb: np.ndarray) -> torch.Tensor | None:
         """The network's image-level code (:meth:`gir.models.base.RestorationNet.image_context`), or None
         when it has none: one code from a thumbnail of the whole H x W x 3 image (long side at most
-        THUMBNAIL), or, for networks with a context map, the map of the whole image padded to the size
-        multiple, which :meth:`forward` crops per tile."""
+        CONTEXT_THUMBNAIL), or, for networks with a context map, the map of the whole image padded to the
+        size multiple, which :meth:`forward` crops per tile."""
         net = self.model.module
         get = getattr(net, "image_context", None)
         if get is None:
             return None
-        import cv2
-
         h, w = rgb.shape[:2]
-        if getattr(net, "context_cell", None):
+        is_map = bool(getattr(net, "context_cell", None))
+        if is_map:
             m = self.multiple
             mode = "reflect" if min(h, w) > m else "edge"
-            view = np.pad(rgb, ((0, (-h) % m), (0, (-w) % m), (0, 0)), mode=mode)
-        else:
-            scale = min(1.0, THUMBNAIL / max(h, w))
-            view = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
-                                                       interpolation=cv2.INTER_AREA)
-        x = torch.from_numpy(np.ascontiguousarray(view)).to(self.device).permute(2, 0, 1)[None]
+            rgb = np.pad(rgb, ((0, (-h) % m), (0, (-w) % m), (0, 0)), mode=mode)
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device).permute(2, 0, 1)[None]
         with torch.inference_mode():
-            return get(x.clamp(0.0, 1.0).contiguous())
+            x = x.clamp(0.0, 1.0)
+            if not is_map:
+                return get(thumbnail(x).contiguous())
+            halo = getattr(net, "context_halo", 0)  # cells the net wants around each tile's own
+            code = get(x.contiguous())
+            return F.pad(code, (halo,) * 4, mode="replicate") if halo else code
 
     def _tile_context(self, context: torch.Tensor, origins: list[tuple[int, int]], th: int, tw: int
                       ) -> torch.Tensor:
-        """The cells of a context map under each tile (tiles start on multiples of the cell size)."""
-        cell = self.model.module.context_cell
-        return torch.cat([context[:, :, y // cell:(y + th) // cell, x // cell:(x + tw) // cell]
+        """The cells of a context map under each tile (tiles start on multiples of the cell size), with the
+        net's ``context_halo`` cells around them (the map was padded by as many in :meth:`image_context`)."""
+        net = self.model.module
+        cell, halo = net.context_cell, getattr(net, "context_halo", 0)
+        ext = 2 * halo
+        return torch.cat([context[:, :, y // cell:(y + th) // cell + ext, x // cell:(x + tw) // cell + ext]
                           for y, x in origins])
 
     def forward(self, tiles: np.ndarray, context: torch.Tensor | None = None) -> np.ndarray:

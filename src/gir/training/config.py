@@ -62,6 +62,8 @@ SCHEMA: dict[str, Any] = {
             "quantize": F(True, "bool", doc="round degraded patches to 8-bit levels"),
             "scene_depth": F(True, "bool", doc="depth-aware ops use the whole image's depth"),
             "num_workers": F(0, "int", min=0),
+            "context_margin": F(0, "int", min=0, doc="degrade a region this many px wider on every side and "
+                                                     "give it to the net's image-level context (context nets)"),
             "single": {
                 "op": F("noise", "str"),
                 "params": F({}, "dict", doc="fixed parameters; the rest random when random is true"),

@@ -215,6 +215,7 @@ class Trainer:
         self.model = build_network(cfg["model"]).to(device)
         if cfg["init"]["path"]:
             self._init_weights(cfg["init"]["path"], cfg["init"]["key"], cfg["init"]["strict"])
+        self._check_context_margin(cfg["data"]["train"].get("context_margin", 0))
         self.loss = LossSet(cfg["loss"]).to(device)
         adv = self.loss.adversarial()
         self.adv = adv[1] if adv else None
@@ -260,6 +261,17 @@ class Trainer:
                 self.d_net = DDP(self.d_net, device_ids=ids)
 
     # ------------------------------------------------------------------------------------ set-up helpers
+    def _check_context_margin(self, margin: int) -> None:
+        if not margin:
+            return
+        if getattr(self.train_set, "context_margin", 0) != margin:
+            raise ConfigError("data.train.context_margin works with modes that degrade clean images, not 'paired'")
+        probe = getattr(self.model, "image_context", None)
+        with torch.no_grad():
+            if probe is None or probe(torch.zeros(1, 3, 64, 64, device=self.device)) is None:
+                raise ConfigError("data.train.context_margin needs a model with image-level context "
+                                  "(e.g. wavelet_unet with context: 32)")
+
     def _init_weights(self, path: str, key: str, strict: bool = True) -> None:
         from gir.models.checkpoint import describe_names, load_weights
 
@@ -360,8 +372,14 @@ class Trainer:
         factor = self.schedule.factor(t)
         for g in self.opt.param_groups:
             g["lr"] = self.base_lr * factor
+        region = batch.get("lq_context")
         with self._autocast():
-            pred = self.net(lq)
+            if region is None:
+                pred = self.net(lq)
+            else:  # the context branch runs outside DDP's forward (multi-process runs of this: untested)
+                context = self.model.patch_context(region.to(self.device, non_blocking=True),
+                                                   self.train_set.context_margin)
+                pred = self.net(lq, context)
             total, terms = self.loss(pred, gt)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
