@@ -334,12 +334,11 @@ def test_context_map_with_a_halo_gives_a_tile_the_whole_images_film():
         whole = net._films(x, code)
         halo = torch.nn.functional.pad(code, (1, 1, 1, 1), mode="replicate")  # what gir restore crops from
         tile = net._films(x[..., 32:96, 64:160], halo[..., 2:8, 4:12])
-    for depth, (w, t) in enumerate(zip(whole, tile), start=1):
-        depth = min(depth, 4)
-        y0, x0, h, w_ = 32 >> depth, 64 >> depth, 64 >> depth, 96 >> depth
-        scale, shift = w[-1]
-        torch.testing.assert_close(t[-1][0], scale[..., y0:y0 + h, x0:x0 + w_])
-        torch.testing.assert_close(t[-1][1], shift[..., y0:y0 + h, x0:x0 + w_])
+    for site, (full, part) in enumerate(zip(whole, tile)):
+        depth = min(site + 1, 4)  # encoder level k is at 1/2^(k+1); the middle at 1/16
+        y0, x0, h, w = 32 >> depth, 64 >> depth, 64 >> depth, 96 >> depth
+        for full_param, part_param in zip(full[-1], part[-1]):  # the map's (scale, shift)
+            torch.testing.assert_close(part_param, full_param[..., y0:y0 + h, x0:x0 + w])
 
 
 def test_wavelet_unet_context_map_starts_as_the_per_image_context_net():
