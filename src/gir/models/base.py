@@ -19,7 +19,10 @@ CONTEXT_THUMBNAIL = 256  # long side of the view an image-level code is computed
 
 
 def thumbnail(image: torch.Tensor, side: int = CONTEXT_THUMBNAIL) -> torch.Tensor:
-    """B x C x H x W -> area-downsampled so that the long side is at most ``side`` (unchanged if it is)."""
+    """B x C x H x W -> area-downsampled (adaptive average pooling) so that the long side is at most ``side``
+    (unchanged if it is). For tensors inside a network or training; `gir restore` makes the thumbnail of a
+    per-image code with cv2's exact area resampling (the two differ by up to 0.23 dB per image with the
+    shipped model on low light)."""
     h, w = image.shape[-2:]
     scale = side / max(h, w)
     if scale >= 1.0:

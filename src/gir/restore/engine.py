@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gir.errors import GirError
-from gir.models.base import thumbnail
+from gir.models.base import CONTEXT_THUMBNAIL
 from gir.restore import memory
 from gir.restore.tiling import TileGrid, round_down, round_up, run_tiled
 
@@ -227,26 +227,30 @@ class Restorer:
     def image_context(self, rgb: np.ndarray) -> torch.Tensor | None:
         """The network's image-level code (:meth:`gir.models.base.RestorationNet.image_context`), or None
         when it has none: one code from a thumbnail of the whole H x W x 3 image (long side at most
-        CONTEXT_THUMBNAIL), or, for networks with a context map, the map of the whole image padded to the
-        size multiple, which :meth:`forward` crops per tile."""
+        CONTEXT_THUMBNAIL, cv2 area resampling, as the shipped weights were measured with), or, for networks
+        with a context map, the map of the whole image padded to the size multiple (and by the net's
+        ``context_halo`` cells), which :meth:`forward` crops per tile."""
         net = self.model.module
         get = getattr(net, "image_context", None)
         if get is None:
             return None
+        import cv2
+
         h, w = rgb.shape[:2]
         is_map = bool(getattr(net, "context_cell", None))
         if is_map:
             m = self.multiple
             mode = "reflect" if min(h, w) > m else "edge"
-            rgb = np.pad(rgb, ((0, (-h) % m), (0, (-w) % m), (0, 0)), mode=mode)
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device).permute(2, 0, 1)[None]
+            view = np.pad(rgb, ((0, (-h) % m), (0, (-w) % m), (0, 0)), mode=mode)
+        else:
+            scale = min(1.0, CONTEXT_THUMBNAIL / max(h, w))
+            view = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                                       interpolation=cv2.INTER_AREA)
+        x = torch.from_numpy(np.ascontiguousarray(view)).to(self.device).permute(2, 0, 1)[None]
         with torch.inference_mode():
-            x = x.clamp(0.0, 1.0)
-            if not is_map:
-                return get(thumbnail(x).contiguous())
-            halo = getattr(net, "context_halo", 0)  # cells the net wants around each tile's own
-            code = get(x.contiguous())
-            return F.pad(code, (halo,) * 4, mode="replicate") if halo else code
+            code = get(x.clamp(0.0, 1.0).contiguous())
+        halo = getattr(net, "context_halo", 0) if is_map else 0  # cells the net wants around each tile's own
+        return F.pad(code, (halo,) * 4, mode="replicate") if halo else code
 
     def _tile_context(self, context: torch.Tensor, origins: list[tuple[int, int]], th: int, tw: int
                       ) -> torch.Tensor:
