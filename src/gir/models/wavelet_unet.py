@@ -29,10 +29,11 @@ until it learns to use the code.
 cell, from the CNN features and statistics of the ~W-px window around the cell (:class:`ContextMap`), which
 drives a second FiLM, varying across the image (bilinearly resized to each level), on the encoder levels
 from ``context_map_from`` on and the middle. A per-image code cannot follow haze, whose veil varies with
-scene depth across a photo; a map alone (measured) cannot tell haze from a naturally pale region and hurt
-mild tasks, so the per-image code stays and says *whether*, the map *where*. :meth:`image_context` then
-returns both as one map (the per-image code repeated over the cells), which `gir restore` computes once on
-the whole image and crops per tile, so tiles still agree.
+scene depth across a photo. :meth:`image_context` then returns both as one map (the per-image code repeated
+over the cells), which `gir restore` computes once on the whole image and crops per tile (with a halo ring),
+so tiles still agree. Measured (benchmarks/RESULTS.md, "Context map experiment"): it lifts haze by ~5 dB on
+whole photos but darkens bright skies of photos without haze, which a 144-px window takes for haze; it is
+an experiment, not the shipped model.
 
 The paper gives N = 8 residual blocks and a model of about 341 MB; the channel widths are only in its
 figure, so the "paper" preset picks widths that give a model of that size (fp32).
