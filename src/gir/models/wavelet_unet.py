@@ -122,11 +122,8 @@ class ContextMap(nn.Module):
         c = self.CELL
         f = self.convs(F.avg_pool2d(x, 2))
         mean = self._mean(F.avg_pool2d(x, c))
-        # per channel, so that a whole photo's map needs one channel of full-size scratch, not three
-        squares = torch.cat([F.avg_pool2d(x[:, i:i + 1].square(), c) for i in range(x.shape[1])], dim=1)
-        minus_lo = torch.cat([F.max_pool2d(x[:, i:i + 1].neg(), c) for i in range(x.shape[1])], dim=1)
-        std = (self._mean(squares) - mean * mean).clamp_min(0).add(1e-6).sqrt()
-        lo, hi = -self._max(minus_lo), self._max(F.max_pool2d(x, c))
+        std = (self._mean(F.avg_pool2d(x * x, c)) - mean * mean).clamp_min(0).add(1e-6).sqrt()
+        lo, hi = -self._max(F.max_pool2d(-x, c)), self._max(F.max_pool2d(x, c))
         return self.mlp(torch.cat([self._mean(f), self._max(f), mean, std, lo, hi], dim=1))
 
 
