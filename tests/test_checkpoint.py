@@ -113,6 +113,21 @@ def test_mismatched_architecture_names_the_tensors(tmp_path):
         load_weights(_model({"type": "resnet", "channels": 8, "blocks": 5}), path, strict=False)
 
 
+def test_exclude_leaves_out_a_branch_the_model_drops(tmp_path):
+    path = tmp_path / "resnet.safetensors"
+    saved = _model({"type": "resnet", "channels": 16, "blocks": 3})
+    save_checkpoint(path, saved.state_dict())
+    smaller = _model({"type": "resnet", "channels": 16, "blocks": 2})
+    info = load_weights(smaller, path, exclude=["blocks.2."])
+    assert sorted(info["excluded"]) == sorted(k for k in saved.state_dict() if k.startswith("blocks.2."))
+    assert info["missing"] == []
+    assert torch.equal(smaller.blocks[1].conv1.weight, saved.blocks[1].conv1.weight)
+    # a prefix that matches nothing is a typo, not a no-op
+    with pytest.raises(CheckpointError, match=r"init.exclude: no tensor starts with 'block.2.'") as err:
+        load_weights(smaller, path, exclude=["blocks.2.", "block.2."])
+    assert str(err.value).startswith(str(path))
+
+
 def _touch(path):  # what the malicious pickle below would run if it were unpickled freely
     Path(path).write_text("ran")
     return path

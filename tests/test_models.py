@@ -7,7 +7,7 @@ import torch.nn.functional as F
 import yaml
 
 from gir.models import (MODELS, ModelConfigError, build_model, count_params, gflops_per_megapixel,
-                        list_models, model_table)
+                        list_models, load_model, model_table, save_checkpoint)
 from gir.models.info import _count_flops
 from gir.models.layers import LayerNorm2d, haar_dwt, haar_iwt
 from gir.models.swinir import SwinLayer
@@ -293,6 +293,19 @@ def test_wavelet_unet_context_is_image_level_and_starts_as_a_no_op():
         assert (y - ctx(x, ctx.image_context(_rand(1, 3, 70, 90, seed=4)))).abs().max() > 1e-4
         # without a code the network reads its own input as the whole image
         torch.testing.assert_close(ctx(x[:1]), ctx(x[:1], ctx.image_context(x[:1])))
+
+
+def test_wavelet_unet_context_view_is_a_checked_hyper_parameter(tmp_path):
+    net = _build("wavelet_unet", preset="cpu", context=8, context_view=256)
+    assert net.context_view == 256 and _build("wavelet_unet", preset="cpu", context=8).context_view == 0
+    path = tmp_path / "view.safetensors"
+    save_checkpoint(path, net.state_dict(), model_cfg={"type": "wavelet_unet", "preset": "cpu", "context": 8,
+                                                       "context_view": 256})
+    assert load_model(path).context_view == 256  # what gir restore reads from a shipped file
+    for bad in ({"context_view": 256}, {"context": 8, "context_window": 64, "context_view": 256},
+                {"context": 8, "context_view": -1}):
+        with pytest.raises(ModelConfigError, match="context_view"):
+            _build("wavelet_unet", preset="cpu", **bad)
 
 
 def test_wavelet_unet_context_map_cells_see_their_window_only():

@@ -117,6 +117,33 @@ def test_image_context_comes_from_the_whole_image_for_every_tile():
     assert _psnr(run_tiled(noisy, grid, own.forward), untiled) < 40  # each tile's own mean: visibly wrong
 
 
+class ViewContextNet(MeanContextNet):
+    """Per-image code = per-channel max, which depends on the view: over 48-px windows it is their mean."""
+
+    context_view = 48
+
+    def image_context(self, image):
+        return image.amax((2, 3))
+
+
+def test_context_view_averages_the_codes_of_full_resolution_windows():
+    from gir.models.base import view_grid
+
+    _, noisy = _noisy_pair(100, 130, seed=6)
+    noisy[:50] *= 0.4
+    corners = view_grid(100, 130, 48)
+    assert corners == [(y, x) for y in (0, 26, 52) for x in (0, 41, 82)]  # 3 x 3 windows, edge to edge
+    restorer = Restorer(ViewContextNet(), device="cpu", tile=64, overlap=16)
+    code = restorer.image_context(noisy)
+    expect = np.mean([noisy[y:y + 48, x:x + 48].max((0, 1)) for y, x in corners], axis=0)
+    assert np.abs(code.numpy()[0] - expect).max() < 1e-6
+    assert np.abs(expect - noisy.max((0, 1))).max() > 0.05  # not the whole image's code
+    tiled, untiled = restorer(noisy), Restorer(ViewContextNet(), device="cpu", tile=0)(noisy)
+    assert np.abs(untiled - (0.5 * noisy + 0.5 * expect)).max() < 1e-6
+    assert _psnr(tiled, untiled) > 60
+    assert view_grid(40, 30, 48) == [(0, 0)]  # smaller than a window: the image itself
+
+
 class MapContextNet(nn.Module):
     """Pixel-wise net driven by a context map: per 16-px cell, the mean colour of the 5 x 5 cells around it."""
 

@@ -21,13 +21,25 @@ CONTEXT_THUMBNAIL = 256  # long side of the view an image-level code is computed
 def thumbnail(image: torch.Tensor, side: int = CONTEXT_THUMBNAIL) -> torch.Tensor:
     """B x C x H x W -> area-downsampled (adaptive average pooling) so that the long side is at most ``side``
     (unchanged if it is). For tensors inside a network or training; `gir restore` makes the thumbnail of a
-    per-image code with cv2's exact area resampling (the two differ by up to 0.23 dB per image with the
-    shipped model on low light)."""
+    per-image code with cv2's exact area resampling (the two differ by up to 0.23 dB per image with stage 2
+    of the shipped model on low light)."""
     h, w = image.shape[-2:]
     scale = side / max(h, w)
     if scale >= 1.0:
         return image
     return F.interpolate(image, size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="area")
+
+
+def view_grid(h: int, w: int, side: int) -> list[tuple[int, int]]:
+    """Top-left corners (y, x) of the ``side`` x ``side`` windows that cover an H x W image on a fixed grid:
+    ceil(n / side) windows per axis, evenly spaced from 0 to n - side (one window of the whole axis when it is
+    not longer than ``side``)."""
+    def starts(n: int) -> list[int]:
+        if n <= side:
+            return [0]
+        k = -(-n // side)
+        return [round(i * (n - side) / (k - 1)) for i in range(k)]
+    return [(y, x) for y in starts(h) for x in starts(w)]
 
 
 class ModelConfigError(GirError, ValueError):
@@ -61,6 +73,7 @@ class RestorationNet(nn.Module):
 
     size_multiple: int = 1
     context_cell: int | None = None  # px per cell when image_context returns a map (cropped per tile)
+    context_view: int = 0  # px: a whole image's per-image code is the mean over full-resolution windows this size
     hparams: dict[str, Any]
 
     def body(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract

@@ -223,12 +223,20 @@ def _apply(model: nn.Module, state: dict[str, Tensor], path, strict: bool = True
     return missing
 
 
-def load_weights(model: nn.Module, path, key: str = "params_ema", strict: bool = True) -> dict:
+def load_weights(model: nn.Module, path, key: str = "params_ema", strict: bool = True, exclude=()) -> dict:
     """Load a checkpoint's weights into ``model`` (strict: names and shapes must match exactly; else the
     model may have tensors the checkpoint lacks, listed under ``missing`` of the returned info dict).
-    Returns the info dict of :func:`load_state`."""
+    Checkpoint tensors whose names start with a prefix in ``exclude`` are left out first (listed under
+    ``excluded``); a prefix that matches none is an error. Returns the info dict of :func:`load_state`."""
     state, info = load_state(path, key)
+    excluded = [k for k in state if k.startswith(tuple(exclude))] if exclude else []
+    unused = [p for p in exclude if not any(k.startswith(p) for k in excluded)]
+    if unused:
+        raise CheckpointError(path, f"init.exclude: no tensor starts with {', '.join(map(repr, unused))}")
+    for k in excluded:
+        del state[k]
     info["missing"] = _apply(model, state, path, strict)
+    info["excluded"] = excluded
     return info
 
 

@@ -227,9 +227,11 @@ class Restorer:
     def image_context(self, rgb: np.ndarray) -> torch.Tensor | None:
         """The network's image-level code (:meth:`gir.models.base.RestorationNet.image_context`), or None
         when it has none: one code from a thumbnail of the whole H x W x 3 image (long side at most
-        CONTEXT_THUMBNAIL, cv2 area resampling, as the shipped weights were measured with), or, for networks
-        with a context map, the map of the whole image padded to the size multiple (and by the net's
-        ``context_halo`` cells), which :meth:`forward` crops per tile."""
+        CONTEXT_THUMBNAIL, cv2 area resampling, which stage 2 of the shipped model was measured with); for a
+        net with ``context_view`` V, the mean of the codes of V x V full-resolution windows on a fixed grid
+        (:func:`view_grid`), the scale its code was trained at; for networks with a context map, the map of
+        the whole image padded to the size multiple (and by the net's ``context_halo`` cells), which
+        :meth:`forward` crops per tile."""
         net = self.model.module
         get = getattr(net, "image_context", None)
         if get is None:
@@ -238,6 +240,8 @@ class Restorer:
 
         h, w = rgb.shape[:2]
         is_map = bool(getattr(net, "context_cell", None))
+        if getattr(net, "context_view", 0) and not is_map:
+            return self._view_context(rgb, get, net.context_view)
         if is_map:
             m = self.multiple
             mode = "reflect" if min(h, w) > m else "edge"
@@ -251,6 +255,20 @@ class Restorer:
             code = get(x.clamp(0.0, 1.0).contiguous())
         halo = getattr(net, "context_halo", 0) if is_map else 0  # cells the net wants around each tile's own
         return F.pad(code, (halo,) * 4, mode="replicate") if halo else code
+
+    def _view_context(self, rgb: np.ndarray, get, side: int, batch: int = 16) -> torch.Tensor:
+        """1 x C: the mean of ``get``'s codes of the ``side``-px windows of :func:`view_grid` over ``rgb``."""
+        from gir.models.base import view_grid
+
+        corners = view_grid(rgb.shape[0], rgb.shape[1], side)
+        total = None
+        for i in range(0, len(corners), batch):
+            views = np.stack([rgb[y:y + side, x:x + side] for y, x in corners[i:i + batch]])
+            x = torch.from_numpy(views).to(self.device).permute(0, 3, 1, 2).clamp(0.0, 1.0).contiguous()
+            with torch.inference_mode():
+                codes = get(x).float().sum(0, keepdim=True)
+            total = codes if total is None else total + codes
+        return total / len(corners)
 
     def _tile_context(self, context: torch.Tensor, origins: list[tuple[int, int]], th: int, tw: int
                       ) -> torch.Tensor:

@@ -48,6 +48,8 @@ SCHEMA: dict[str, Any] = {
         "key": F("params_ema", "str", doc="which weights of the checkpoint: params_ema or params"),
         "strict": F(True, "bool", doc="false: layers the checkpoint lacks keep their initialisation "
                                       "(e.g. a context branch added to a trained net); shapes must still match"),
+        "exclude": F([], "strlist", doc="checkpoint tensors whose names start with one of these are left out "
+                                        "(e.g. a branch the new model drops); each prefix must match one"),
     },
     "data": {
         "train": {

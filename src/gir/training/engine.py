@@ -214,7 +214,7 @@ class Trainer:
         torch.manual_seed(cfg["seed"])  # the same initial weights on every rank
         self.model = build_network(cfg["model"]).to(device)
         if cfg["init"]["path"]:
-            self._init_weights(cfg["init"]["path"], cfg["init"]["key"], cfg["init"]["strict"])
+            self._init_weights(**cfg["init"])
         self._check_context_margin(cfg["data"]["train"].get("context_margin", 0))
         self.loss = LossSet(cfg["loss"]).to(device)
         adv = self.loss.adversarial()
@@ -272,15 +272,18 @@ class Trainer:
                 raise ConfigError("data.train.context_margin needs a model with image-level context "
                                   "(e.g. wavelet_unet with context: 32)")
 
-    def _init_weights(self, path: str, key: str, strict: bool = True) -> None:
+    def _init_weights(self, path: str, key: str, strict: bool = True, exclude=()) -> None:
         from gir.models.checkpoint import describe_names, load_weights
 
         if not Path(path).is_file():
             raise ConfigError(f"config: init.path: {path} does not exist")
-        missing = load_weights(self.model, path, key=key, strict=strict)["missing"]
-        if missing and self.main:
-            print(f"  init {path}: {len(missing)} tensors it lacks keep their initialisation: "
-                  f"{describe_names(missing)}")
+        info = load_weights(self.model, path, key=key, strict=strict, exclude=exclude)
+        if info["missing"] and self.main:
+            print(f"  init {path}: {len(info['missing'])} tensors it lacks keep their initialisation: "
+                  f"{describe_names(info['missing'])}")
+        if info["excluded"] and self.main:
+            print(f"  init {path}: left out {len(info['excluded'])} tensors (init.exclude): "
+                  f"{describe_names(info['excluded'])}")
 
     def _restore(self) -> int:
         """Load the latest saved iteration of the run folder; 0 when nothing was saved yet."""
