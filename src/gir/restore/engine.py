@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gir.errors import GirError
-from gir.models.base import CONTEXT_THUMBNAIL
+from gir.models.base import CONTEXT_THUMBNAIL, view_grid
 from gir.restore import memory
 from gir.restore.tiling import TileGrid, round_down, round_up, run_tiled
 
@@ -250,25 +250,25 @@ class Restorer:
             scale = min(1.0, CONTEXT_THUMBNAIL / max(h, w))
             view = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),
                                                        interpolation=cv2.INTER_AREA)
-        x = torch.from_numpy(np.ascontiguousarray(view)).to(self.device).permute(2, 0, 1)[None]
         with torch.inference_mode():
-            code = get(x.clamp(0.0, 1.0).contiguous())
+            code = get(self._to_batch(view[None]))
         halo = getattr(net, "context_halo", 0) if is_map else 0  # cells the net wants around each tile's own
         return F.pad(code, (halo,) * 4, mode="replicate") if halo else code
 
     def _view_context(self, rgb: np.ndarray, get, side: int, batch: int = 16) -> torch.Tensor:
         """1 x C: the mean of ``get``'s codes of the ``side``-px windows of :func:`view_grid` over ``rgb``."""
-        from gir.models.base import view_grid
-
         corners = view_grid(rgb.shape[0], rgb.shape[1], side)
-        total = None
-        for i in range(0, len(corners), batch):
-            views = np.stack([rgb[y:y + side, x:x + side] for y, x in corners[i:i + batch]])
-            x = torch.from_numpy(views).to(self.device).permute(0, 3, 1, 2).clamp(0.0, 1.0).contiguous()
-            with torch.inference_mode():
-                codes = get(x).float().sum(0, keepdim=True)
-            total = codes if total is None else total + codes
-        return total / len(corners)
+        codes = []
+        with torch.inference_mode():
+            for i in range(0, len(corners), batch):
+                views = np.stack([rgb[y:y + side, x:x + side] for y, x in corners[i:i + batch]])
+                codes.append(get(self._to_batch(views)).float())
+        return torch.cat(codes).mean(0, keepdim=True)
+
+    def _to_batch(self, arrays: np.ndarray) -> torch.Tensor:
+        """B x H x W x 3 float32 numpy -> B x 3 x H x W tensor on the device, clipped to [0, 1]."""
+        x = torch.from_numpy(np.ascontiguousarray(arrays)).to(self.device).permute(0, 3, 1, 2)
+        return x.clamp(0.0, 1.0).contiguous()
 
     def _tile_context(self, context: torch.Tensor, origins: list[tuple[int, int]], th: int, tw: int
                       ) -> torch.Tensor:
@@ -284,8 +284,7 @@ class Restorer:
         """B x H x W x 3 float32 tiles (H, W multiples of the size multiple) -> the network's B x H x W x 3
         float32 outputs (not clipped; a new array). Inputs are clipped to [0, 1] on the way in. ``context``:
         the whole image's code from :meth:`image_context`, the same for every tile."""
-        x = torch.from_numpy(np.ascontiguousarray(tiles)).to(self.device).permute(0, 3, 1, 2)
-        x = x.clamp(0.0, 1.0).contiguous()
+        x = self._to_batch(tiles)
         y = self._forward_tensor(x, context)
         if y.shape != x.shape:
             raise GirError(f"model {self.model.name} returned {tuple(y.shape)} for an input of {tuple(x.shape)}; "
