@@ -229,7 +229,7 @@ def load_weights(model: nn.Module, path, key: str = "params_ema", strict: bool =
     Checkpoint tensors whose names start with a prefix in ``exclude`` are left out first (listed under
     ``excluded``); a prefix that matches none is an error. Returns the info dict of :func:`load_state`."""
     state, info = load_state(path, key)
-    excluded = [k for k in state if k.startswith(tuple(exclude))] if exclude else []
+    excluded = [k for k in state if k.startswith(tuple(exclude))]
     unused = [p for p in exclude if not any(k.startswith(p) for k in excluded)]
     if unused:
         raise CheckpointError(path, f"init.exclude: no tensor starts with {', '.join(map(repr, unused))}")
