@@ -10,6 +10,7 @@ import pytest
 from conftest import natural_image
 from gir.data import (CleanPatches, ComposeSamplers, ConfigError, DegradedFolder, GirChains, IndexBatches,
                       MixTasks, PairedFolders, SingleOp, build_train_set, build_val_set, list_images, sample_rng)
+from gir.data.content import MIN_SIDE, VEIL_STRENGTH, paint_flat_regions, shape_mask, veil
 from gir.data.patches import centre_crop, pad_to, random_crop, random_flip_rot
 from gir.errors import GirError
 from gir.io import write_image
@@ -312,3 +313,67 @@ def test_val_set_is_fixed_and_centre_cropped(clean_dir):
         build_val_set({"roots": [str(clean_dir)]})
     with pytest.raises(ConfigError, match=r"tasks\[0\]: unknown key 'sede'"):
         build_val_set({"roots": [str(clean_dir)], "tasks": [{"recipe": "noise", "sede": 1}]})
+
+
+# ------------------------------------------------------------------------------------- flat regions
+def test_paint_flat_regions_paints_solid_shapes_deterministically():
+    img = (natural_image(96, 96, seed=1) * 255).astype(np.uint8)
+    a = paint_flat_regions(img, np.random.default_rng(3), margin=24)
+    assert np.array_equal(a, paint_flat_regions(img, np.random.default_rng(3), margin=24))
+    assert not np.array_equal(a, paint_flat_regions(img, np.random.default_rng(4), margin=24))
+    assert a is not img and np.array_equal(img, (natural_image(96, 96, seed=1) * 255).astype(np.uint8))
+    painted = np.any(a != img, axis=2)
+    assert painted.sum() >= MIN_SIDE ** 2 * 0.7  # at least one shape, barely covered by chance
+    colours = {tuple(c) for c in a[painted]}
+    assert 1 <= len(colours) <= 3  # each shape one solid colour
+
+
+def test_flat_region_shapes_respect_their_contract():
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        edge = shape_mask("edge", 64, 80, 16, rng)
+        rows, cols = edge.any(1), edge.any(0)
+        depth = min(rows.sum(), cols.sum())  # the band spans the whole other side
+        assert rows.all() or cols.all()
+        assert 17 <= depth <= 48
+        for kind in ("rectangle", "ellipse"):
+            m = shape_mask(kind, 64, 80, 16, rng)
+            ys, xs = np.nonzero(m)
+            assert MIN_SIDE - 1 <= np.ptp(ys) + 1 <= 32 and MIN_SIDE - 1 <= np.ptp(xs) + 1 <= 32
+    assert shape_mask("rectangle", 10, 12, 0, np.random.default_rng(0)).any()  # small regions still work
+
+
+def test_flat_regions_paint_the_target_before_degradation(clean_dir):
+    plain = _single(clean_dir, seed=5, context_margin=8)
+    flat = _single(clean_dir, seed=5, context_margin=8, flat_regions=1.0)
+    changed = 0
+    for i in range(6):
+        p, f = plain[i], flat[i]
+        assert p["recipe"] == f["recipe"]  # same task, image, window and recipe seed
+        changed += not np.array_equal(p["gt"], f["gt"])
+        assert not np.array_equal(f["lq"], f["gt"])  # painted, then degraded
+    assert changed >= 4  # a shape may fall in the margin only
+
+
+def test_veil_is_a_uniform_pale_blend():
+    img = (natural_image(40, 48, seed=2) * 255).astype(np.uint8)
+    a = veil(img, np.random.default_rng(1))
+    assert a.dtype == np.uint8 and np.array_equal(a, veil(img, np.random.default_rng(1)))
+    x, y = img.reshape(-1, 3).astype(float), a.reshape(-1, 3).astype(float)
+    for ch in range(3):  # y = (1 - a) x + a c exactly, up to rounding, with one a for the whole image
+        slope, icpt = np.polyfit(x[:, ch], y[:, ch], 1)
+        assert 1 - VEIL_STRENGTH[1] - 0.01 <= slope <= 1 - VEIL_STRENGTH[0] + 0.01
+        assert np.abs(slope * x[:, ch] + icpt - y[:, ch]).max() <= 0.6
+        assert icpt / (1 - slope) >= 0.55 * 255  # the veil's colour is light
+    assert y.std() < x.std() and y.mean() > x.mean() - 10
+
+
+def test_veiled_samples_keep_the_veil_in_the_target(clean_dir):
+    plain, pale = _single(clean_dir, seed=5), _single(clean_dir, seed=5, veiled=1.0)
+    for i in range(4):
+        p, v = plain[i], pale[i]
+        assert p["recipe"] == v["recipe"] and v["gt"].std() < p["gt"].std()
+    with pytest.raises(ConfigError, match=r"data.train.veil_strength: expected 0 <= low <= high < 1"):
+        _single(clean_dir, veiled=0.5, veil_strength=[0.5, 0.2])
+    with pytest.raises(ConfigError, match=r"data.train.veil_strength: expected \[low, high\]"):
+        _single(clean_dir, veiled=0.5, veil_strength=[0.1])

@@ -151,6 +151,7 @@ train: {iterations: 110}
     ({"optim": {"type": "adamw", "momentum": 0.9}}, "unknown key 'momentum'"),
     ({"data": {"val": {"roots": ["/no/such/val"]}}}, "data.val.roots: /no/such/val does not exist"),
     ({"data": {"train": {"context_margin": 8}}}, "context_margin needs a model with image-level context"),
+    ({"data": {"train": {"flat_regions": 1.5}}}, "data.train.flat_regions must be <= 1"),
 ])
 def test_bad_config_raises_one_line_gir_error(data, tmp_path, change, match):
     cfg = _cfg(data)

@@ -12,7 +12,10 @@ Samples are dicts: ``lq`` and ``gt`` float32 3 x P x P in [0, 1], ``task`` (str)
 ``index`` (int). The geometry (crop, flips) is applied to the clean patch first, then the patch is degraded.
 With ``context_margin`` M > 0 a (P + 2M)-px region is cropped and degraded as a whole, ``lq`` / ``gt`` are its
 central P x P patch and ``lq_context`` (3 x (P + 2M) x (P + 2M)) the whole degraded region: what a network's
-image-level context sees around the patch, as it sees the rest of a photo around a tile at inference.
+image-level context sees around the patch, as it sees the rest of a photo around a tile at inference. With
+``flat_regions`` p > 0, after the flips one more value is drawn and, with probability p, solid shapes are
+painted into the clean region (:func:`gir.data.content.paint_flat_regions`) before it is degraded; then with
+``veiled`` q > 0 one more, and with probability q the clean region is veiled (:func:`gir.data.content.veil`).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
+from gir.data.content import VEIL_STRENGTH, paint_flat_regions, veil
 from gir.data.errors import ConfigError
 from gir.data.folders import IMAGE_SUFFIXES, ImageCache, list_images
 from gir.data.patches import centre_crop, quantize, random_crop, random_flip_rot, to_chw, to_float
@@ -58,6 +62,16 @@ class DepthCache:
         return d
 
 
+def _strength_range(value: Sequence[float], key: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: expected [low, high], got {value!r}") from None
+    if not 0.0 <= lo <= hi < 1.0:
+        raise ConfigError(f"{key}: expected 0 <= low <= high < 1, got [{lo}, {hi}]")
+    return lo, hi
+
+
 @DATASETS.register("degraded")
 class DegradedFolder:
     """Clean images from ``roots``, cropped, flipped and degraded on the fly by a :class:`TaskSampler`."""
@@ -66,6 +80,7 @@ class DegradedFolder:
                  flip: bool = True, rot90: bool = True, quantize_lq: bool = True, scene_depth: bool = True,
                  recursive: bool = True, suffixes: Sequence[str] = IMAGE_SUFFIXES,
                  max_images: int | None = None, cache: bool = True, context_margin: int = 0,
+                 flat_regions: float = 0.0, veiled: float = 0.0, veil_strength: Sequence[float] = VEIL_STRENGTH,
                  key: str = "data.train"):
         main = (list_images(roots, suffixes, recursive, f"{key}.roots", max_images)
                 if roots or sampler.uses_main_pool else [])
@@ -78,6 +93,8 @@ class DegradedFolder:
         self.flip, self.rot90 = flip, rot90
         self.quantize_lq, self.scene_depth = quantize_lq, scene_depth
         self.context_margin = int(context_margin)
+        self.flat_regions, self.veiled = float(flat_regions), float(veiled)
+        self.veil_strength = _strength_range(veil_strength, f"{key}.veil_strength")
         self.depths = DepthCache()
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -93,6 +110,10 @@ class DegradedFolder:
         m = self.context_margin
         arrays = random_crop(arrays, self.patch_size + 2 * m, rng)
         arrays = random_flip_rot(arrays, rng, self.flip, self.rot90)
+        if self.flat_regions > 0 and rng.random() < self.flat_regions:
+            arrays[0] = paint_flat_regions(arrays[0], rng, margin=m)
+        if self.veiled > 0 and rng.random() < self.veiled:
+            arrays[0] = veil(arrays[0], rng, self.veil_strength)
         gt = to_float(arrays[0])
         depth = np.ascontiguousarray(arrays[1], dtype=np.float32) if use_depth else None
         lq = draw.recipe.apply(gt, depth=depth)
@@ -206,7 +227,10 @@ def build_train_set(section: dict, seed: int, patch_size: int, key: str = "data.
     sampler = build_task_sampler(mode, section.get(mode), f"{key}.{mode}")
     return DATASETS.get("degraded")(section.get("roots") or [], sampler, quantize_lq=section.get("quantize", True),
                                     scene_depth=section.get("scene_depth", True),
-                                    context_margin=section.get("context_margin", 0), **common, key=key)
+                                    context_margin=section.get("context_margin", 0),
+                                    flat_regions=section.get("flat_regions", 0.0),
+                                    veiled=section.get("veiled", 0.0),
+                                    veil_strength=section.get("veil_strength", VEIL_STRENGTH), **common, key=key)
 
 
 # ----------------------------------------------------------------------------------------- validation

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 import yaml
 
 from gir.data.errors import ConfigError
+from gir.data.content import VEIL_STRENGTH
 from gir.data.folders import IMAGE_SUFFIXES
 
 
@@ -66,6 +67,14 @@ SCHEMA: dict[str, Any] = {
             "num_workers": F(0, "int", min=0),
             "context_margin": F(0, "int", min=0, doc="degrade a region this many px wider on every side and "
                                                      "give it to the net's image-level context (context nets)"),
+            "flat_regions": F(0.0, "float", min=0.0, max=1.0,
+                              doc="probability that solid shapes (borders, black or white areas) are painted "
+                                  "into a clean patch before degradation, so the net keeps them"),
+            "veiled": F(0.0, "float", min=0.0, max=1.0,
+                        doc="probability that a clean patch is made pale by a uniform veil before "
+                            "degradation, so the net does not dehaze pale photos"),
+            "veil_strength": F(list(VEIL_STRENGTH), "list",
+                               doc="[low, high] of the veil's weight a: (1 - a) img + a c"),
             "single": {
                 "op": F("noise", "str"),
                 "params": F({}, "dict", doc="fixed parameters; the rest random when random is true"),
