@@ -22,8 +22,8 @@ from typing import Any, Iterable
 
 import yaml
 
-from gir.data.errors import ConfigError
 from gir.data.content import VEIL_STRENGTH
+from gir.data.errors import ConfigError
 from gir.data.folders import IMAGE_SUFFIXES
 
 
