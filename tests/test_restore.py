@@ -189,6 +189,32 @@ def test_tile_starts_keep_the_pixel_phase_of_downsampling_nets():
     assert good > 50 and bad < good - 10
 
 
+def test_border_padding_repeats_the_edge_so_a_thin_frame_stays_at_the_edge():
+    """A 4-px black frame at the bottom must reach the padded input as a band touching its edge, not as
+    the 7-px line inside it that reflection makes (a scratch's width to a restoration net)."""
+    from gir.models.base import RestorationNet
+    from gir.restore.tiling import edge_indices
+
+    class Spy(RestorationNet):
+        size_multiple = 16
+
+        def body(self, x):
+            self.seen = x.clone()
+            return x
+
+    img = np.full((21, 19, 3), 0.6, np.float32)
+    img[-4:] = 0.0
+    net = Spy()
+    out = Restorer(net, device="cpu", tile=0)(img)
+    seen = net.seen[0].permute(1, 2, 0).numpy()
+    assert seen.shape == (32, 32, 3) and np.array_equal(out, img)
+    assert (seen[17:] == 0).all() and (seen[:17, :19] == 0.6).all()
+    assert np.array_equal(seen[:, 19:], np.repeat(seen[:, 18:19], 13, axis=1))
+    assert edge_indices(-2, 6, 3).tolist() == [0, 0, 0, 1, 2, 2]
+    grid = TileGrid.build(21, 19, 16, 16, 4, 16)
+    assert np.array_equal(grid.gather(img, len(grid.ys) - 1, 0), seen[16:32, :16])
+
+
 def test_odd_sizes_and_tiny_images_cover_every_pixel():
     net = _perturb(TinyUNet(), 5, 0.0)
     for h, w in [(1, 1), (3, 70), (37, 5), (65, 129)]:

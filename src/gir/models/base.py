@@ -65,7 +65,9 @@ def resolve_preset(arch: str, presets: Mapping[str, Mapping[str, Any]], preset: 
 
 class RestorationNet(nn.Module):
     """Subclasses implement :meth:`body` for inputs whose H and W are multiples of ``size_multiple``;
-    :meth:`forward` pads (reflect, replicate where the image is too small to reflect) and crops back.
+    :meth:`forward` pads the bottom / right border by repeating the edge pixels (replicate) and crops back.
+    Not by reflection: that turns a thin border (a 4-px black frame) into a line twice as wide, away from
+    the edge, which a restoration net takes for a scratch; a training patch's content stops at its edge.
 
     ``size_multiple`` may be set per instance (it depends on depth / window size for some designs).
     ``hparams`` holds the resolved preset of architectures built from presets.
@@ -108,8 +110,7 @@ class RestorationNet(nn.Module):
         m = self.size_multiple
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
-            mode = "reflect" if ph < h and pw < w else "replicate"
-            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
         if context is None:
             return self.body(x)[..., :h, :w]
         return self.body(x, context.expand(x.shape[0], *context.shape[1:]))[..., :h, :w]

@@ -244,8 +244,7 @@ class Restorer:
             return self._view_context(rgb, get, net.context_view)
         if is_map:
             m = self.multiple
-            mode = "reflect" if min(h, w) > m else "edge"
-            view = np.pad(rgb, ((0, (-h) % m), (0, (-w) % m), (0, 0)), mode=mode)
+            view = np.pad(rgb, ((0, (-h) % m), (0, (-w) % m), (0, 0)), mode="edge")  # as the net pads
         else:
             scale = min(1.0, CONTEXT_THUMBNAIL / max(h, w))
             view = rgb if scale == 1.0 else cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))),

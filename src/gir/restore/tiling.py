@@ -2,9 +2,9 @@
 
 Geometry (per axis, length L, size multiple m of the network, tile T and overlap O multiples of m):
 
-* The image is virtually extended to Lp = ceil(L / m) * m by reflection at its right / bottom border, as
+* The image is virtually extended to Lp = ceil(L / m) * m by repeating its last row / column (replicate), as
   :class:`~gir.models.base.RestorationNet` pads itself, so a single tile covering the image gives exactly the
-  untiled result. Tiles are gathered with reflected indices; no padded copy of the image is made.
+  untiled result. Tiles are gathered with clamped indices; no padded copy of the image is made.
 * Tile starts are multiples of m (a network that downsamples by m sees the same pixel phase as in an untiled
   pass), spread evenly from 0 to Lp - T with every neighbour overlap at least O.
 * Each tile is weighted by a separable window: 1 inside, a raised-cosine ramp 0.5 - 0.5 cos(pi (k + 0.5) / n)
@@ -85,15 +85,10 @@ def axis_weights(starts: list[int], tile: int, length: int) -> list[np.ndarray]:
     return [(w / total[s:s + tile]).astype(np.float32) for s, w in zip(starts, raw)]
 
 
-def reflect_indices(start: int, size: int, length: int) -> np.ndarray:
-    """Indices ``start .. start+size-1`` into an axis of ``length``, mirrored (without repeating the edge
-    sample, like ``torch.nn.functional.pad(mode='reflect')``) where they run past either end."""
-    idx = np.arange(start, start + size)
-    if length == 1:
-        return np.zeros_like(idx)
-    period = 2 * (length - 1)
-    idx = np.mod(idx, period)
-    return np.where(idx < length, idx, period - idx)
+def edge_indices(start: int, size: int, length: int) -> np.ndarray:
+    """Indices ``start .. start+size-1`` into an axis of ``length``, clamped to ``[0, length)`` (the edge
+    sample repeated, like ``torch.nn.functional.pad(mode='replicate')``) where they run past either end."""
+    return np.clip(np.arange(start, start + size), 0, length - 1)
 
 
 @dataclass(frozen=True)
@@ -135,17 +130,17 @@ class TileGrid:
                 yield i, j
 
     def gather(self, rgb: np.ndarray, i: int, j: int) -> np.ndarray:
-        """The th x tw x C input tile (i, j), reflected past the image borders (a view when inside)."""
+        """The th x tw x C input tile (i, j), edge-padded past the image borders (a view when inside)."""
         y0, x0 = self.ys[i], self.xs[j]
         if y0 + self.th <= self.height and x0 + self.tw <= self.width:
             return rgb[y0:y0 + self.th, x0:x0 + self.tw]
-        rows = reflect_indices(y0, self.th, self.height)
-        cols = reflect_indices(x0, self.tw, self.width)
+        rows = edge_indices(y0, self.th, self.height)
+        cols = edge_indices(x0, self.tw, self.width)
         return rgb[np.ix_(rows, cols)]
 
     def accumulate(self, out: np.ndarray, pred: np.ndarray, i: int, j: int) -> None:
         """Add the window-weighted th x tw x C prediction of tile (i, j) into ``out`` (in place); the part
-        that lies in the reflected border is dropped."""
+        that lies in the padded border is dropped."""
         y0, x0 = self.ys[i], self.xs[j]
         vh, vw = min(self.th, self.height - y0), min(self.tw, self.width - x0)
         region = out[y0:y0 + vh, x0:x0 + vw]
