@@ -15,8 +15,9 @@ from gir.errors import GirError
 from gir.io import read_image, write_image
 from gir.metrics import psnr
 from gir.models import build_model, save_checkpoint
+from gir.models.base import RestorationNet
 from gir.restore import Restorer, engine, restore
-from gir.restore.tiling import TileGrid, run_tiled
+from gir.restore.tiling import TileGrid, edge_indices, run_tiled
 
 from conftest import natural_image
 
@@ -192,9 +193,6 @@ def test_tile_starts_keep_the_pixel_phase_of_downsampling_nets():
 def test_border_padding_repeats_the_edge_so_a_thin_frame_stays_at_the_edge():
     """A 4-px black frame at the bottom must reach the padded input as a band touching its edge, not as
     the 7-px line inside it that reflection makes (a scratch's width to a restoration net)."""
-    from gir.models.base import RestorationNet
-    from gir.restore.tiling import edge_indices
-
     class Spy(RestorationNet):
         size_multiple = 16
 
