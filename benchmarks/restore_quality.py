@@ -7,7 +7,8 @@ the model and the baseline see the same degraded image, and reruns see the same 
 
 Methods in the same run: ``input`` (no restoration), ``classical`` (per-op textbook method, told the op and
 its setting, chains undone last step first: :mod:`gir.bench.classical`) and ``model`` (the network, blind:
-it is not told the task). PSNR / SSIM on RGB, no border crop (:mod:`gir.metrics`).
+it is not told the task, run as ``gir restore`` runs it: the impulse repair of :mod:`gir.restore.impulse`
+first unless ``--no-impulse-repair``). PSNR / SSIM on RGB, no border crop (:mod:`gir.metrics`).
 
 A second table puts the model on Gaussian noise sigma=25 on CBSD68, the field's most published number, next
 to BM3D (30.71 dB published; run here too when the ``bm3d`` package is installed, on ``--bm3d-images``
@@ -60,10 +61,10 @@ def tasks() -> list[EvalTask]:
     return out
 
 
-def model_method(spec: str | None):
+def model_method(spec: str | None, impulse_repair: bool = True):
     from gir.restore import Restorer
 
-    restorer = Restorer(spec, device="cpu")
+    restorer = Restorer(spec, device="cpu", impulse_repair=impulse_repair)
     return (lambda img, recipe: restorer(img)), restorer.describe()
 
 
@@ -146,6 +147,9 @@ def main() -> None:
     ap.add_argument("--bm3d-images", type=int, default=68, help="CBSD68 images BM3D runs on (~20-40 s each)")
     ap.add_argument("--no-sigma25", action="store_true", help="skip the sigma=25 comparison")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--impulse-repair", action=argparse.BooleanOptionalAction, default=True,
+                    help="the model runs as `gir restore` does, impulse repair first (default); "
+                         "--no-impulse-repair measures the network alone")
     ap.add_argument("--json", help="write all numbers and per-image scores here")
     ap.add_argument("--append", help="also append the tables to this Markdown file")
     args = ap.parse_args()
@@ -156,7 +160,7 @@ def main() -> None:
     missing = [s for s in args.sets if not (data / s).is_dir()]
     if missing:
         raise SystemExit(f"{data}: missing {', '.join(missing)} (point --data at the test images)")
-    model, described = model_method(args.model)
+    model, described = model_method(args.model, args.impulse_repair)
     task_list = tasks()
     images = [im for s in args.sets for im in load_images(data / s, args.max_images)]
     t0 = time.perf_counter()

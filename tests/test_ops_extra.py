@@ -155,6 +155,16 @@ def test_salt_pepper_density_and_values():
     assert np.array_equal(apply("salt_pepper", img, density=0.0), img)
 
 
+def test_salt_pepper_per_channel_hits_channels_independently():
+    img = np.full((200, 200, 3), 0.5, np.float32)
+    out = apply("salt_pepper", img, seed=2, density=0.3, hits="channels")
+    hit = out != 0.5
+    assert abs(hit.mean() - 0.3) < 0.01
+    assert 0.05 < (hit.sum(-1) == 1).mean()  # one channel of a pixel alone is common
+    assert np.array_equal(apply("salt_pepper", img, seed=2, density=0.3), apply("salt_pepper", img, seed=2,
+                                                                             density=0.3, hits="pixels"))
+
+
 def test_low_light_darkens_with_signal_dependent_noise():
     img = textured()
     out = apply("low_light", img)

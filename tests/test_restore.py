@@ -515,3 +515,19 @@ def test_gir_restore_is_callable_like_the_function(tmp_path):
     out = gir.restore(x, model=str(path), device="cpu")
     assert out.shape == x.shape and out.dtype == np.float32
     assert np.array_equal(out, gir.restore.restore(x, model=str(path), device="cpu"))
+
+
+def test_cli_repairs_impulse_noise_first_and_says_so_unless_told_not_to(ckpt, tmp_path, capsys):
+    from gir.degradations import Recipe
+
+    noisy = Recipe.from_text("salt_pepper").apply(natural_image(48, 64, seed=4), seed=0)
+    src = tmp_path / "sp.png"
+    write_image(src, noisy)
+    for flag, on in (("--impulse-repair", True), ("--no-impulse-repair", False)):
+        out = tmp_path / f"{on}.png"
+        assert main(["restore", str(src), "-o", str(out), "--model", str(ckpt), flag]) == 0
+        log = capsys.readouterr().err
+        assert ("salt-and-pepper samples repaired first" in log) == on
+        assert ("impulse repair off" in log) == (not on)
+        expected = restore(read_image(src), model=ckpt, impulse_repair=on)
+        assert np.abs(read_image(out).rgb - expected).max() <= 0.5 / 255 + 1e-6

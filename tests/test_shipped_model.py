@@ -43,6 +43,15 @@ def test_default_model_improves_degraded_photos(photo, text, gain):
     assert psnr(out, photo) > psnr(lq, photo) + gain
 
 
+def test_the_network_alone_also_removes_impulse_noise(photo):
+    """Impulse noise the switching repair does not detect (one sign only) is left to the network."""
+    lq = quantize(Recipe.from_text("salt_pepper(density=0.03, salt=1.0)").apply(photo, seed=0))
+    restorer = Restorer(None, device="cpu", tile=0)
+    out = restorer(lq)
+    assert not restorer.last_impulse.impulsive
+    assert psnr(out, photo) > psnr(lq, photo) + 3.0
+
+
 def test_black_regions_of_a_clean_photo_stay_black(photo):
     img = photo.copy()
     img[100:130, 100:130] = 0.007

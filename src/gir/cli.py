@@ -150,7 +150,8 @@ def cmd_restore(args) -> int:
 
     report = restore_files(args.inputs, args.output, model=args.model, device=args.device, tile=args.tile,
                            overlap=args.overlap, half=args.half, fmt=args.format, quality=args.quality,
-                           progress=not args.quiet, log=None if args.quiet else _stderr_line)
+                           progress=not args.quiet, log=None if args.quiet else _stderr_line,
+                           impulse_repair=args.impulse_repair)
     print(report.summary("restored"), file=sys.stderr if report.failures else sys.stdout)
     return report.exit_code
 
@@ -220,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--overlap", type=int, default=32, help="pixels shared by neighbouring tiles (default 32)")
     r.add_argument("--format", help="write this format (png, jpg, tif, webp) instead of the input's")
     r.add_argument("--quality", type=int, default=95, help="JPEG / WebP quality 1-100 (default 95)")
+    r.add_argument("--impulse-repair", action=argparse.BooleanOptionalAction, default=True,
+                   help="replace salt-and-pepper samples before the network when an image shows impulse "
+                        "noise; other images pass untouched (default on)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bars or per-image lines")
     r.set_defaults(func=cmd_restore)
     return ap

@@ -327,7 +327,7 @@ def build_task(task, gt: Sequence[GroundTruth], out_dir: Path, key: str, provena
         t0 = time.perf_counter()
         ckpt = train_line(train_config(task, line, budget, train_roots, device, max_train_images), run_dir)
         secs[line] = time.perf_counter() - t0
-        net = Restorer(str(ckpt), device=device, tile=0)
+        net = Restorer(str(ckpt), device=device, tile=0, impulse_repair=False)  # the net alone
         nets[line] = lambda lq, _task, net=net: net(lq)
         ckpts[line] = ckpt.relative_to(out_dir).as_posix()
     scores = {line: per_task[task.id] for line, per_task in score_methods(nets, [task], gt)[0].items()}

@@ -67,7 +67,7 @@ def step_by_step(lines_dir=None, device: str = "auto") -> BenchMethod:
         if op not in restorers:
             if op not in nets:
                 raise GirError(f"step-by-step: no single-task network for op {op!r}")
-            restorers[op] = Restorer(str(nets[op]), device=device, tile=0)
+            restorers[op] = Restorer(str(nets[op]), device=device, tile=0, impulse_repair=False)
         return restorers[op]
 
     def method(lq: np.ndarray, task) -> np.ndarray:

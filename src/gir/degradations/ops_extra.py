@@ -88,13 +88,15 @@ def poisson_noise(img, rng, peak, gray):
     Param("density", "float", 0.05, (0.01, 0.1), (0.0, 1.0), "expected fraction of corrupted pixels"),
     Param("salt", "float", 0.5, (0.3, 0.7), (0.0, 1.0), "fraction of corrupted pixels set to white "
           "(salt); the rest become black (pepper)"),
+    Param("hits", "choice", "pixels", None, ("pixels", "channels"), "'pixels': all channels of a pixel at "
+          "once (GRIDS); 'channels': each channel of each pixel independently (skimage's s&p)"),
 ], source=GRIDS)
-def salt_pepper(img, rng, density, salt):
-    """Impulse (salt & pepper) noise: each pixel independently, with probability ``density``, is replaced
-    by white (probability ``salt``) or black, in all channels at once (GRIDS, paper 002)."""
-    h, w = img.shape[:2]
-    hit = rng.random((h, w)) < density
-    white = rng.random((h, w)) < salt
+def salt_pepper(img, rng, density, salt, hits):
+    """Impulse (salt & pepper) noise: each pixel (or, with ``hits="channels"``, each sample) independently,
+    with probability ``density``, is replaced by white (probability ``salt``) or black (GRIDS, paper 002)."""
+    shape = img.shape[:2] if hits == "pixels" else img.shape
+    hit = rng.random(shape) < density
+    white = rng.random(shape) < salt
     out = img.copy()
     out[hit & white] = 1.0
     out[hit & ~white] = 0.0

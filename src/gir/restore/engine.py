@@ -16,6 +16,7 @@ from torch import nn
 from gir.errors import GirError
 from gir.models.base import CONTEXT_THUMBNAIL, view_grid
 from gir.restore import memory
+from gir.restore.impulse import ImpulseStats, repair_impulses
 from gir.restore.tiling import TileGrid, round_down, round_up, run_tiled
 
 DEFAULT_MODEL = "gir-wunet-cpu"
@@ -186,13 +187,17 @@ class Restorer:
     half: bf16/fp16 autocast; None = on for CUDA, off otherwise.
     batch_size: "auto" (as many tiles per pass as the budget allows, at most 16) or a number.
     memory_budget: bytes a forward pass may use; None = :func:`gir.restore.memory.memory_budget`.
+    impulse_repair: first replace salt-and-pepper samples when the image shows impulse noise
+        (:mod:`gir.restore.impulse`; images without it pass untouched). ``last_impulse`` keeps the last
+        image's :class:`~gir.restore.impulse.ImpulseStats` (None when off).
 
     When a pass runs out of memory, the batch drops to one tile, then the tile side is halved (down to
     :data:`MIN_TILE`) and the image is done again; the smaller tile is remembered for later images.
     """
 
     def __init__(self, model=None, *, device="auto", tile="auto", overlap: int = DEFAULT_OVERLAP,
-                 half: bool | None = None, batch_size="auto", memory_budget: int | None = None):
+                 half: bool | None = None, batch_size="auto", memory_budget: int | None = None,
+                 impulse_repair: bool = True):
         self.device = pick_device(device)
         if self.device.type == "cpu":
             from gir.utils.runtime import tune_allocator
@@ -210,6 +215,8 @@ class Restorer:
         self.batch_size = None if batch_size in (None, "auto") else max(1, int(batch_size))
         self.memory_budget = memory_budget
         self._batch_limit: int | None = None
+        self.impulse_repair = bool(impulse_repair)
+        self.last_impulse: ImpulseStats | None = None
 
     @property
     def multiple(self) -> int:
@@ -359,6 +366,8 @@ class Restorer:
         progress: show a tqdm bar over the tiles (a string is used as its label).
         """
         rgb = as_rgb(image)
+        if self.impulse_repair:
+            rgb, self.last_impulse = repair_impulses(rgb)
         out = np.empty_like(rgb)  # the only full-size array made here; run_tiled accumulates into it
         context = self.image_context(rgb)
         is_map = context is not None and context.dim() == 4
@@ -385,7 +394,9 @@ class Restorer:
     def describe(self) -> str:
         tile = "auto" if self.tile is None else ("off" if self.tile == 0 else str(self.tile))
         precision = f"autocast {str(half_dtype(self.device)).replace('torch.', '')}" if self.half else "float32"
-        return f"model {self.model.name} on {self.device} ({precision}), tile {tile}, overlap {self.overlap}"
+        impulse = "" if self.impulse_repair else ", impulse repair off"
+        return (f"model {self.model.name} on {self.device} ({precision}), tile {tile}, overlap {self.overlap}"
+                f"{impulse}")
 
 
 def _free_device_memory(device: torch.device) -> None:
@@ -408,10 +419,12 @@ def progress_bar(progress: bool | str, total: int) -> Iterator[Callable[[int], N
 
 
 def restore(image, model=None, *, device="auto", tile="auto", overlap: int = DEFAULT_OVERLAP,
-            half: bool | None = None, progress: bool | str = False) -> np.ndarray:
+            half: bool | None = None, impulse_repair: bool = True, progress: bool | str = False) -> np.ndarray:
     """Restore one image with a (cached) model: float32 HxWx3 in [0, 1] in, the same shape and dtype out.
 
     image: a float HxWx3 array in [0, 1], a :class:`gir.io.Image` or an image file path.
-    model, device, tile, overlap, half: as for :class:`Restorer` (model None = the shipped default).
+    model, device, tile, overlap, half, impulse_repair: as for :class:`Restorer` (model None = the shipped
+    default).
     """
-    return Restorer(model, device=device, tile=tile, overlap=overlap, half=half)(image, progress=progress)
+    return Restorer(model, device=device, tile=tile, overlap=overlap, half=half,
+                    impulse_repair=impulse_repair)(image, progress=progress)

@@ -86,12 +86,12 @@ def plan_restore(items: list[str], output, fmt: str | None = None
 
 def restore_files(items: list[str], output, *, model=None, device="auto", tile="auto", overlap: int = 32,
                   half: bool | None = None, fmt: str | None = None, quality: int = 95, progress: bool = True,
-                  log: Callable[[str], None] | None = None) -> BatchReport:
+                  log: Callable[[str], None] | None = None, impulse_repair: bool = True) -> BatchReport:
     """Restore image files (``gir restore``); see :func:`plan_restore` for where the results go.
 
     Each output keeps its input's alpha, grayscale, bit depth and ICC profile (upright pixels, as read);
     unreadable inputs are recorded in the returned report and skipped. The model loads once, before any
-    file is read. log: receives one line per image (None: silent).
+    file is read. log: receives one line per image (None: silent). impulse_repair: see :class:`Restorer`.
     """
     from gir.io import read_image, save_like
     from gir.restore.engine import Restorer
@@ -99,7 +99,8 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
     if not 1 <= int(quality) <= 100:
         raise GirError(f"--quality must be in 1..100, got {quality}")
     plan, problems, folder = plan_restore(items, output, fmt)
-    restorer = Restorer(model, device=device, tile=tile, overlap=overlap, half=half)
+    restorer = Restorer(model, device=device, tile=tile, overlap=overlap, half=half,
+                        impulse_repair=impulse_repair)
     if log is not None:
         log(restorer.describe())
     report = BatchReport(failures=list(problems))
@@ -117,7 +118,9 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
             del out
             report.done += 1
             if log is not None:
-                log(f"{src} -> {dst} ({w}x{h}, {time.perf_counter() - t0:.2f} s)")
+                repaired = restorer.last_impulse is not None and restorer.last_impulse.impulsive
+                note = ", salt-and-pepper samples repaired first" if repaired else ""
+                log(f"{src} -> {dst} ({w}x{h}, {time.perf_counter() - t0:.2f} s{note})")
         except (GirError, OSError, ValueError, RuntimeError) as e:
             text = " ".join(str(e).split())
             report.fail(text if text.startswith(str(src)) else f"{src}: {text}")
