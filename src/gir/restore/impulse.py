@@ -52,6 +52,7 @@ class ImpulseStats:
 
     @property
     def impulsive(self) -> bool:
+        """The gate of :func:`repair_impulses` (see the module docstring)."""
         return min(self.salt, self.pepper) >= MIN_FRACTION and self.ratio >= MIN_RATIO
 
 
