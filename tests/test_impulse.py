@@ -11,7 +11,7 @@ from gir.metrics import psnr
 from gir.restore import Restorer, impulse
 from gir.restore.impulse import impulse_stats, repair_impulses
 
-from conftest import SHARED_DATA, natural_image
+from conftest import natural_image
 
 
 @pytest.fixture
@@ -85,14 +85,10 @@ def test_restorer_repairs_before_the_network_unless_told_not_to(clean, on):
     np.testing.assert_allclose(out, expected, atol=1e-6)
 
 
-def test_no_shared_photo_or_noise_level_switches_the_repair_on():
+def test_no_shared_photo_switches_the_repair_on(shared_data):
     """The margins the thresholds were set from: every clean and real photo of ../shared stays below."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"needs the shared data sets at {SHARED_DATA} (absent in a plain clone)")
-    paths = sorted(p for sub in ("test", "real") for p in (SHARED_DATA / sub).rglob("*")
-                   if p.suffix.lower() in (".png", ".jpg", ".bmp", ".tif"))
-    assert paths
+    from gir.data.folders import list_images
     from gir.io import read_image
 
-    for p in paths:
+    for p in list_images([shared_data / "test", shared_data / "real"]):
         assert not impulse_stats(read_image(p).rgb).impulsive, p

@@ -73,9 +73,8 @@ def impulse_stats(rgb: np.ndarray) -> ImpulseStats:
     """Isolated-outlier fractions of a float32 HxWxC image in [0, 1] (C = 3 or 1)."""
     counts = np.zeros(3, dtype=np.int64)
     for y0, y1, a0, a1 in _bands(rgb.shape[0]):
-        band = rgb[a0:a1]
-        dev = (band - _median3(band))[y0 - a0:y1 - a0]
-        inner = band[y0 - a0:y1 - a0]
+        inner = rgb[y0:y1]
+        dev = inner - _median3(rgb[a0:a1])[y0 - a0:y1 - a0]
         salt = (inner >= 1.0 - EXTREME) & (dev > OUTLIER)
         pepper = (inner <= EXTREME) & (dev < -OUTLIER)
         other = (np.abs(dev) > OUTLIER) & ~salt & ~pepper
@@ -106,10 +105,10 @@ def _repair_band(band: np.ndarray) -> np.ndarray:
     return out
 
 
-def repair_impulses(rgb: np.ndarray, stats: ImpulseStats | None = None) -> tuple[np.ndarray, ImpulseStats]:
+def repair_impulses(rgb: np.ndarray) -> tuple[np.ndarray, ImpulseStats]:
     """Float32 HxWxC in [0, 1] -> (image, stats). When the image is impulsive (see the module docstring)
     the image is a repaired copy; otherwise it is ``rgb`` itself, untouched."""
-    stats = impulse_stats(rgb) if stats is None else stats
+    stats = impulse_stats(rgb)
     if not stats.impulsive:
         return rgb, stats
     out = np.empty_like(rgb)
