@@ -164,8 +164,34 @@ def test_mix_random_tasks_redraw_strengths_and_fixed_tasks_do_not():
     assert len(rand) > 50 and all(t.startswith("noise(") and "> jpeg(" in t for t in rand)
 
 
+def test_mix_ranges_narrow_the_random_range_of_named_parameters():
+    m = MixTasks([{"recipe": "ringing", "random": True, "ranges": {"omega": [1.05, 1.6]}, "name": "strong"},
+                  {"recipe": "blur > noise", "random": True, "ranges": {"sigma": [2.0, 3.0]}, "name": "bn"}])
+    omegas, sizes, sigmas = [], set(), []
+    for i in range(400):
+        d = m.draw(sample_rng(4, i))
+        if d.task == "strong":
+            (step,) = d.recipe.steps
+            omegas.append(step.params["omega"])
+            sizes.add(step.params["size"])
+        else:
+            sigmas += [s.params["sigma"] for s in d.recipe.steps]  # both ops have a sigma: both narrowed
+    assert 1.05 <= min(omegas) < 1.1 and 1.55 < max(omegas) <= 1.6
+    assert sizes == set(range(7, 24, 2))  # parameters not named keep the op's own range
+    assert 2.0 <= min(sigmas) and max(sigmas) <= 3.0
+    again = [MixTasks(m_tasks).draw(sample_rng(4, 7)).recipe.to_text() for m_tasks in
+             [[{"recipe": "ringing", "random": True, "ranges": {"omega": [1.05, 1.6]}}]] * 2]
+    assert again[0] == again[1]
+
+
 @pytest.mark.parametrize("tasks, match", [
     ([], "non-empty"),
+    ([{"recipe": "ringing", "ranges": {"omega": [1, 2]}}], "only with random: true"),
+    ([{"recipe": "ringing", "random": True, "ranges": {"sigma": [1, 2]}}], "sigma is not a parameter of ringing"),
+    ([{"recipe": "ringing", "random": True, "ranges": {"omega": [2, 1]}}], "above high"),
+    ([{"recipe": "ringing", "random": True, "ranges": {"omega": [1, 9]}}], r"ranges.omega: ringing"),
+    ([{"recipe": "ringing", "random": True, "ranges": {"omega": 1.2}}], r"expected \[low, high\]"),
+    ([{"recipe": "ringing", "random": True, "ranges": [1, 2]}], "expected a mapping"),
     (["noise", {"recipe": "jpeg", "bogus": 1}], "unknown key 'bogus'"),
     ([{"recipe": "noise", "weight": 1}, {"recipe": "jpeg", "repeat": 2}], "either weight or repeat"),
     ([{"recipe": "noise", "weight": -1}], "positive"),

@@ -116,6 +116,13 @@ def test_resize_random_range_widens_the_papers_x4_bicubic():
     assert spec.resolve({"scale": 2.5, "down": "area", "up": "nearest"})["scale"] == 2.5
 
 
+@pytest.mark.parametrize("name", ["blur", "ringing"])
+def test_odd_kernel_sizes_cover_their_whole_random_range(name):
+    rng = np.random.default_rng(0)
+    sizes = {OPS.get(name).sample_params(rng)["size"] for _ in range(500)}
+    assert sizes == set(range(7, 24, 2))  # both ends included, only odd values
+
+
 def test_sampled_params_stay_in_range():
     rng = np.random.default_rng(0)
     for _ in range(30):

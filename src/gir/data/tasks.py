@@ -84,11 +84,49 @@ def _parse_recipe(text: Any, key: str):
         raise ConfigError(f"{key}: {e}") from None
 
 
-def _redraw(recipe, rng: np.random.Generator):
-    """The recipe's op chain with every parameter drawn from its op's random range."""
+def _redraw(recipe, rng: np.random.Generator, params: Sequence[Sequence[Any]] | None = None):
+    """The recipe's op chain with every parameter drawn from its random range: ``params[i]`` (the step's
+    :class:`~gir.degradations.base.Param` list, ranges possibly narrowed) or else its op's own."""
     from gir.degradations import OPS, Recipe, Step
 
-    return Recipe(tuple(Step(s.op, OPS.get(s.op).sample_params(rng)) for s in recipe.steps))
+    if params is None:
+        params = [OPS.get(s.op).params for s in recipe.steps]
+    return Recipe(tuple(Step(s.op, {p.name: p.sample(rng) for p in ps}) for s, ps in zip(recipe.steps, params)))
+
+
+def _narrowed_params(recipe, ranges: Any, key: str) -> list[list[Any]]:
+    """Each step's params with the random range of every parameter named in ``ranges`` replaced by the
+    given ``[low, high]`` (numbers) or list of choices. Every name must be a parameter of some step, and
+    the new range must lie inside the parameter's valid bounds."""
+    from dataclasses import replace
+
+    from gir.degradations import OPS
+
+    if not isinstance(ranges, dict) or not ranges:
+        raise ConfigError(f"{key}: expected a mapping such as {{omega: [1.05, 1.6]}}, got {ranges!r}")
+    steps = [list(OPS.get(s.op).params) for s in recipe.steps]
+    unknown = sorted(set(ranges) - {p.name for ps in steps for p in ps})
+    if unknown:
+        raise ConfigError(f"{key}: {', '.join(map(str, unknown))} is not a parameter of "
+                          f"{' > '.join(s.op for s in recipe.steps)}")
+    for ps, step in zip(steps, recipe.steps):
+        for i, p in enumerate(ps):
+            if p.name in ranges:
+                ps[i] = replace(p, rand=_checked_range(p, ranges[p.name], step.op, f"{key}.{p.name}"))
+    return steps
+
+
+def _checked_range(p: Any, value: Any, op: str, key: str) -> tuple:
+    if not isinstance(value, (list, tuple)) or not value or (p.kind != "choice" and len(value) != 2):
+        want = "a list of choices" if p.kind == "choice" else "[low, high]"
+        raise ConfigError(f"{key}: expected {want}, got {value!r}")
+    try:
+        checked = tuple(p.check(v, op) for v in value)
+    except RecipeError as e:
+        raise ConfigError(f"{key}: {e}") from None
+    if p.kind != "choice" and checked[0] > checked[1]:
+        raise ConfigError(f"{key}: low {checked[0]} is above high {checked[1]}")
+    return checked
 
 
 @TASK_SAMPLERS.register("single")
@@ -120,14 +158,15 @@ class SingleOp(TaskSampler):
         return [self.name]
 
 
-_TASK_KEYS = {"recipe", "name", "random", "weight", "repeat", "roots"}
+_TASK_KEYS = {"recipe", "name", "random", "ranges", "weight", "repeat", "roots"}
 
 
 @TASK_SAMPLERS.register("mix")
 class MixTasks(TaskSampler):
     """A fixed list of tasks. Each item: a recipe text, or a mapping with ``recipe`` and optional ``name``,
     ``random`` (redraw every parameter of every step from the op's random range; the text fixes the op
-    order), ``weight`` or ``repeat`` (not both kinds in one list; default equal weights) and ``roots`` (the
+    order), ``ranges`` (with ``random``: narrower or other random ranges for named parameters, e.g.
+    ``{omega: [1.05, 1.6]}`` for strong ringing), ``weight`` or ``repeat`` (not both kinds in one list; default equal weights) and ``roots`` (the
     task's own clean images instead of ``data.train.roots``)."""
 
     def __init__(self, tasks: Sequence[Any] = (), key: str = "data.train.mix"):
@@ -155,6 +194,11 @@ class MixTasks(TaskSampler):
         rnd = item.get("random", False)
         if not isinstance(rnd, bool):
             raise ConfigError(f"{key}.random: expected true or false, got {rnd!r}")
+        params = None
+        if item.get("ranges") is not None:
+            if not rnd:
+                raise ConfigError(f"{key}.ranges: only with random: true (the recipe text fixes the values)")
+            params = _narrowed_params(recipe, item["ranges"], f"{key}.ranges")
         amounts = {}
         for k in ("weight", "repeat"):
             v = item.get(k)
@@ -171,7 +215,7 @@ class MixTasks(TaskSampler):
                 raise ConfigError(f"{key}.roots: expected a folder or a list of folders")
             self.pools.append(list(roots))
             pool = len(self.pools)
-        return {"name": str(name), "recipe": recipe, "random": rnd, "pool": pool, **amounts}
+        return {"name": str(name), "recipe": recipe, "random": rnd, "params": params, "pool": pool, **amounts}
 
     def bind(self, pool_sizes: Sequence[int]) -> None:
         amounts = np.array([t[self.kind] or 1.0 for t in self.tasks], dtype=np.float64)
@@ -181,7 +225,7 @@ class MixTasks(TaskSampler):
 
     def draw(self, rng: np.random.Generator) -> TaskDraw:
         t = self.tasks[int(rng.choice(len(self.tasks), p=self.probs))]
-        recipe = _redraw(t["recipe"], rng) if t["random"] else t["recipe"]
+        recipe = _redraw(t["recipe"], rng, t["params"]) if t["random"] else t["recipe"]
         return TaskDraw(t["name"], recipe.with_seed(int(rng.integers(_SEED_HIGH))), t["pool"])
 
     def task_names(self) -> list[str]:

@@ -69,7 +69,7 @@ class Param:
         if self.kind == "float":
             return float(rng.uniform(lo, hi))
         if self.odd:
-            lo_k, hi_k = (lo + 1) // 2, (hi - 1) // 2  # odd values 2k+1 in [lo, hi]
+            lo_k, hi_k = lo // 2, (hi - 1) // 2  # odd values 2k+1 in [lo, hi]
             return int(2 * rng.integers(lo_k, hi_k + 1) + 1)
         return int(rng.integers(lo, hi + 1))
 
