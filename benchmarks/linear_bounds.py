@@ -124,9 +124,8 @@ def main() -> None:
                 scores[k].append(psnr(out, gt))
             scores["blind_clean"].append(psnr(apply_filter(gt, blind), gt))
         m = {k: float(np.mean(v)) for k, v in scores.items()}
-        rows.append(f"| `{task.recipe.to_text()}` | {m['input']:.2f} | {m['model']:.2f} ({m['model'] - m['input']:+.2f}) "
-                    f"| {m['blind']:.2f} ({m['blind'] - m['input']:+.2f}) "
-                    f"| {m['oracle']:.2f} ({m['oracle'] - m['input']:+.2f}) | {m['blind_clean']:.2f} |")
+        gains = " | ".join(f"{m[k]:.2f} ({m[k] - m['input']:+.2f})" for k in ("model", "blind", "oracle"))
+        rows.append(f"| `{task.recipe.to_text()}` | {m['input']:.2f} | {gains} | {m['blind_clean']:.2f} |")
     head = (f"### Linear bounds: {described}\n\n{datetime.now():%Y-%m-%d}, {platform.node()}, "
             f"{platform.processor() or platform.machine()}; sets {', '.join(args.sets)}, fit on {len(fit_images)} "
             f"images, scored on the other {len(test_images)}; {args.size}x{args.size} filters, seed {args.seed}; "

@@ -107,8 +107,8 @@ def _narrowed_params(recipe, ranges: Any, key: str) -> list[list[Any]]:
     steps = [list(OPS.get(s.op).params) for s in recipe.steps]
     unknown = sorted(set(ranges) - {p.name for ps in steps for p in ps})
     if unknown:
-        raise ConfigError(f"{key}: {', '.join(map(str, unknown))} is not a parameter of "
-                          f"{' > '.join(s.op for s in recipe.steps)}")
+        raise ConfigError(f"{key}: not a parameter of "
+                          f"{' > '.join(s.op for s in recipe.steps)}: {', '.join(map(str, unknown))}")
     for ps, step in zip(steps, recipe.steps):
         for i, p in enumerate(ps):
             if p.name in ranges:
@@ -165,9 +165,9 @@ _TASK_KEYS = {"recipe", "name", "random", "ranges", "weight", "repeat", "roots"}
 class MixTasks(TaskSampler):
     """A fixed list of tasks. Each item: a recipe text, or a mapping with ``recipe`` and optional ``name``,
     ``random`` (redraw every parameter of every step from the op's random range; the text fixes the op
-    order), ``ranges`` (with ``random``: narrower or other random ranges for named parameters, e.g.
-    ``{omega: [1.05, 1.6]}`` for strong ringing), ``weight`` or ``repeat`` (not both kinds in one list; default equal weights) and ``roots`` (the
-    task's own clean images instead of ``data.train.roots``)."""
+    order), ``ranges`` (with ``random``: other random ranges for named parameters, e.g. ``{omega: [1.05,
+    1.6]}`` for strong ringing), ``weight`` or ``repeat`` (not both kinds in one list; default equal
+    weights) and ``roots`` (the task's own clean images instead of ``data.train.roots``)."""
 
     def __init__(self, tasks: Sequence[Any] = (), key: str = "data.train.mix"):
         if not isinstance(tasks, (list, tuple)) or not tasks:
