@@ -84,27 +84,27 @@ def _parse_recipe(text: Any, key: str):
         raise ConfigError(f"{key}: {e}") from None
 
 
-def _redraw(recipe, rng: np.random.Generator, params: Sequence[Sequence[Any]] | None = None):
-    """The recipe's op chain with every parameter drawn from its random range: ``params[i]`` (the step's
-    :class:`~gir.degradations.base.Param` list, ranges possibly narrowed) or else its op's own."""
-    from gir.degradations import OPS, Recipe, Step
+def _redraw(recipe, rng: np.random.Generator, params: Sequence[Sequence[Any]]):
+    """The recipe's op chain with every parameter drawn from its random range; ``params[i]`` is step i's
+    :class:`~gir.degradations.base.Param` list (see :func:`_random_params`)."""
+    from gir.degradations import Recipe, Step
 
-    if params is None:
-        params = [OPS.get(s.op).params for s in recipe.steps]
     return Recipe(tuple(Step(s.op, {p.name: p.sample(rng) for p in ps}) for s, ps in zip(recipe.steps, params)))
 
 
-def _narrowed_params(recipe, ranges: Any, key: str) -> list[list[Any]]:
-    """Each step's params with the random range of every parameter named in ``ranges`` replaced by the
-    given ``[low, high]`` (numbers) or list of choices. Every name must be a parameter of some step, and
-    the new range must lie inside the parameter's valid bounds."""
+def _random_params(recipe, ranges: Any, key: str) -> list[list[Any]]:
+    """Each step's params, with the random range of every parameter named in ``ranges`` (None: none)
+    replaced by the given ``[low, high]`` (numbers) or list of choices. Every name must be a parameter of
+    some step, and the new range must lie inside the parameter's valid bounds."""
     from dataclasses import replace
 
     from gir.degradations import OPS
 
+    steps = [list(OPS.get(s.op).params) for s in recipe.steps]
+    if ranges is None:
+        return steps
     if not isinstance(ranges, dict) or not ranges:
         raise ConfigError(f"{key}: expected a mapping such as {{omega: [1.05, 1.6]}}, got {ranges!r}")
-    steps = [list(OPS.get(s.op).params) for s in recipe.steps]
     unknown = sorted(set(ranges) - {p.name for ps in steps for p in ps})
     if unknown:
         raise ConfigError(f"{key}: not a parameter of "
@@ -194,11 +194,9 @@ class MixTasks(TaskSampler):
         rnd = item.get("random", False)
         if not isinstance(rnd, bool):
             raise ConfigError(f"{key}.random: expected true or false, got {rnd!r}")
-        params = None
-        if item.get("ranges") is not None:
-            if not rnd:
-                raise ConfigError(f"{key}.ranges: only with random: true (the recipe text fixes the values)")
-            params = _narrowed_params(recipe, item["ranges"], f"{key}.ranges")
+        if item.get("ranges") is not None and not rnd:
+            raise ConfigError(f"{key}.ranges: only with random: true (the recipe text fixes the values)")
+        params = _random_params(recipe, item.get("ranges"), f"{key}.ranges") if rnd else None
         amounts = {}
         for k in ("weight", "repeat"):
             v = item.get(k)
