@@ -203,6 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     from gir.bench.cli import add_bench_parser
     add_bench_parser(sub)
+    from gir.grids.cli import add_grids_parser
+    add_grids_parser(sub)
+
+    from gir.interpret.cli import add_interpret_parser
+    add_interpret_parser(sub)
+
+    from gir.analysis.cli import add_analyze_parsers
+    add_analyze_parsers(sub)
 
     r = sub.add_parser("restore", help="restore images with a trained network (tiled for any size)",
                        description="Restore images. With one input file, -o may be a file or a folder; "

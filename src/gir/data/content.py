@@ -71,3 +71,81 @@ def veil(img: np.ndarray, rng: np.random.Generator,
     a = rng.uniform(*strength)
     c = np.clip(rng.uniform(0.6, 1.0) + rng.uniform(-0.05, 0.05, 3), 0.0, 1.0) * 255.0
     return np.round((1.0 - a) * img.astype(np.float32) + a * c.astype(np.float32)).astype(np.uint8)
+
+
+STRUCTURES = ("stripes", "grid", "fence", "text", "lines")
+
+
+def _structure_color(rng: np.random.Generator) -> tuple[int, int, int]:
+    """Mostly near-white or near-black (paint, frames, blinds), sometimes any colour."""
+    u = rng.random()
+    if u < 0.4:
+        return (int(rng.integers(225, 256)),) * 3
+    if u < 0.75:
+        return (int(rng.integers(0, 40)),) * 3
+    return tuple(int(v) for v in rng.integers(0, 256, 3))
+
+
+def _parallel_lines(canvas: np.ndarray, rng: np.random.Generator, angle: float, period: float, thick: int,
+                    color) -> None:
+    import cv2
+
+    h, w = canvas.shape[:2]
+    c, s = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    reach = int(np.hypot(h, w))
+    offset = rng.uniform(0, period)
+    for k in np.arange(-reach - offset, reach, period):
+        cx, cy = w / 2 + k * -s, h / 2 + k * c  # centre of the k-th line, stepping across it
+        p0 = (int(round(cx - reach * c)), int(round(cy - reach * s)))
+        p1 = (int(round(cx + reach * c)), int(round(cy + reach * s)))
+        cv2.line(canvas, p0, p1, color, thick, cv2.LINE_AA)
+
+
+def _draw_structure(canvas: np.ndarray, kind: str, rng: np.random.Generator) -> None:
+    import cv2
+
+    h, w = canvas.shape[:2]
+    color = _structure_color(rng)
+    axis = float(rng.choice([0.0, 90.0])) if rng.random() < 0.7 else float(rng.uniform(0, 180))
+    if kind == "stripes":  # blinds, siding, corrugated roofs
+        _parallel_lines(canvas, rng, axis, rng.uniform(4, 24), int(rng.integers(1, 7)), color)
+    elif kind == "grid":  # window grids, mullions, tiles
+        period = rng.uniform(8, 48)
+        thick = int(rng.integers(1, 5))
+        _parallel_lines(canvas, rng, axis, period, thick, color)
+        _parallel_lines(canvas, rng, axis + 90, period * rng.uniform(0.5, 2.0), thick, color)
+    elif kind == "fence":  # pickets with gaps, and one or two rails
+        _parallel_lines(canvas, rng, axis, rng.uniform(10, 32), int(rng.integers(3, 12)), color)
+        for _ in range(int(rng.integers(1, 3))):
+            y = int(rng.integers(0, h))
+            cv2.line(canvas, (0, y), (w, y), color, int(rng.integers(3, 9)), cv2.LINE_AA) if axis == 90.0 else \
+                cv2.line(canvas, (y % w, 0), (y % w, h), color, int(rng.integers(3, 9)), cv2.LINE_AA)
+    elif kind == "text":
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,-"
+        scale = rng.uniform(0.3, 1.2)
+        step = int(28 * scale) + 4
+        for y in range(int(rng.integers(step // 2, step + 1)), h + step, step):
+            line = "".join(alphabet[i] for i in rng.integers(0, len(alphabet), 40))
+            cv2.putText(canvas, line, (int(rng.integers(-20, 5)), y), int(rng.integers(0, 8)), scale, color,
+                        int(rng.integers(1, 3)), cv2.LINE_AA)
+    else:  # line art: a few long thin polylines
+        for _ in range(int(rng.integers(2, 8))):
+            pts = rng.integers(-w // 4, max(w, h) * 5 // 4, (int(rng.integers(2, 6)), 2)).astype(np.int32)
+            cv2.polylines(canvas, [pts], False, color, int(rng.integers(1, 4)), cv2.LINE_AA)
+
+
+def paint_structure(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A copy of uint8 HxWx3 ``img`` with thin regular structure drawn into a random rectangle covering 30-100%
+    of it: one of :data:`STRUCTURES` (stripes as of blinds, a window grid, a fence, rows of text, line art),
+    anti-aliased, in near-white, near-black or a random colour. Clean photos full of such structure must not
+    be taken for scratched (``damage``), rainy or resized ones, so they appear in clean training samples and
+    under every degradation."""
+    out = np.array(img, copy=True)
+    h, w = out.shape[:2]
+    kind = STRUCTURES[int(rng.integers(len(STRUCTURES)))]
+    canvas = out.copy()
+    _draw_structure(canvas, kind, rng)
+    rh, rw = (int(round(n * rng.uniform(0.3, 1.0))) for n in (h, w))
+    y, x = int(rng.integers(0, h - rh + 1)), int(rng.integers(0, w - rw + 1))
+    out[y:y + rh, x:x + rw] = canvas[y:y + rh, x:x + rw]
+    return out

@@ -15,7 +15,9 @@ central P x P patch and ``lq_context`` (3 x (P + 2M) x (P + 2M)) the whole degra
 image-level context sees around the patch, as it sees the rest of a photo around a tile at inference. With
 ``flat_regions`` p > 0, after the flips one more value is drawn and, with probability p, solid shapes are
 painted into the clean region (:func:`gir.data.content.paint_flat_regions`) before it is degraded; then with
-``veiled`` q > 0 one more, and with probability q the clean region is veiled (:func:`gir.data.content.veil`).
+``veiled`` q > 0 one more, and with probability q the clean region is veiled (:func:`gir.data.content.veil`);
+then with ``structures`` r > 0 one more, and with probability r thin regular structure (stripes, grids,
+fences, text, line art) is drawn into it (:func:`gir.data.content.paint_structure`).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from gir.data.content import VEIL_STRENGTH, paint_flat_regions, veil
+from gir.data.content import VEIL_STRENGTH, paint_flat_regions, paint_structure, veil
 from gir.data.errors import ConfigError
 from gir.data.folders import IMAGE_SUFFIXES, ImageCache, list_images
 from gir.data.patches import centre_crop, quantize, random_crop, random_flip_rot, to_chw, to_float
@@ -81,7 +83,7 @@ class DegradedFolder:
                  recursive: bool = True, suffixes: Sequence[str] = IMAGE_SUFFIXES,
                  max_images: int | None = None, cache: bool = True, context_margin: int = 0,
                  flat_regions: float = 0.0, veiled: float = 0.0, veil_strength: Sequence[float] = VEIL_STRENGTH,
-                 key: str = "data.train"):
+                 structures: float = 0.0, key: str = "data.train"):
         main = (list_images(roots, suffixes, recursive, f"{key}.roots", max_images)
                 if roots or sampler.uses_main_pool else [])
         extra = [list_images(r, suffixes, recursive, f"{key}: task roots", max_images) for r in sampler.pools]
@@ -93,7 +95,7 @@ class DegradedFolder:
         self.flip, self.rot90 = flip, rot90
         self.quantize_lq, self.scene_depth = quantize_lq, scene_depth
         self.context_margin = int(context_margin)
-        self.flat_regions, self.veiled = float(flat_regions), float(veiled)
+        self.flat_regions, self.veiled, self.structures = float(flat_regions), float(veiled), float(structures)
         self.veil_strength = _strength_range(veil_strength, f"{key}.veil_strength")
         self.depths = DepthCache()
 
@@ -114,6 +116,8 @@ class DegradedFolder:
             arrays[0] = paint_flat_regions(arrays[0], rng, margin=m)
         if self.veiled > 0 and rng.random() < self.veiled:
             arrays[0] = veil(arrays[0], rng, self.veil_strength)
+        if self.structures > 0 and rng.random() < self.structures:
+            arrays[0] = paint_structure(arrays[0], rng)
         gt = to_float(arrays[0])
         depth = np.ascontiguousarray(arrays[1], dtype=np.float32) if use_depth else None
         lq = draw.recipe.apply(gt, depth=depth)
@@ -230,6 +234,7 @@ def build_train_set(section: dict, seed: int, patch_size: int, key: str = "data.
                                     context_margin=section.get("context_margin", 0),
                                     flat_regions=section.get("flat_regions", 0.0),
                                     veiled=section.get("veiled", 0.0),
+                                    structures=section.get("structures", 0.0),
                                     veil_strength=section.get("veil_strength", VEIL_STRENGTH), **common, key=key)
 
 

@@ -63,6 +63,18 @@ def resolve_preset(arch: str, presets: Mapping[str, Mapping[str, Any]], preset: 
     return base
 
 
+def latter_blocks(prefix: str, n: int, k: int = 4) -> tuple[str, ...]:
+    """Names ``prefix.i`` of min(k, n) evenly spaced blocks among the ``n`` blocks of a straight body, taken
+    from its latter half (from block n // 2, or earlier when the half has fewer than k blocks) and ending with
+    the last block n - 1: n = 16 -> 8, 10, 13, 15; n = 2 -> 0, 1; n = 1 -> 0."""
+    k = min(k, n)
+    if k <= 1:
+        return (f"{prefix}.{n - 1}",) if k == 1 else ()
+    start = min(n // 2, n - k)
+    step = (n - 1 - start) / (k - 1)  # >= 1, so the rounded indices are distinct
+    return tuple(f"{prefix}.{round(start + i * step)}" for i in range(k))
+
+
 class RestorationNet(nn.Module):
     """Subclasses implement :meth:`body` for inputs whose H and W are multiples of ``size_multiple``;
     :meth:`forward` pads the bottom / right border by repeating the edge pixels (replicate) and crops back.
@@ -77,6 +89,15 @@ class RestorationNet(nn.Module):
     context_cell: int | None = None  # px per cell when image_context returns a map (cropped per tile)
     context_view: int = 0  # px: a whole image's per-image code is the mean over full-resolution windows this size
     hparams: dict[str, Any]
+    # Encoder feature levels (paper 004, DCPT): dotted names, as in ``named_modules()``, of the modules whose
+    # outputs are the network's multi-level encoder features, shallow to deep; the deepest is where an
+    # encoder-only pass may stop (gir.dcpt.hooks). U-Nets list each encoder level and the bottleneck;
+    # straight networks list up to 4 evenly spaced blocks of the latter part of the body, ending with the
+    # last body block (:func:`latter_blocks`). A subclass whose levels depend on its preset overrides this
+    # with a property. ``()`` = not declared: gir.dcpt.hooks refuses such a model.
+    feature_levels: tuple[str, ...] = ()
+    # Layout of those outputs: "nchw" (B x C x H x W) or "nhwc" (B x H x W x C, e.g. Swin groups).
+    feature_layout: str = "nchw"
 
     def body(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

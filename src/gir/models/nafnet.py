@@ -79,6 +79,11 @@ class NAFNet(RestorationNet):
             self.decoders.append(blocks(n, c))
         self.ending = zero_init_(conv3x3(c, in_ch))
 
+    @property
+    def feature_levels(self) -> tuple[str, ...]:
+        """Encoder features: each encoder level's output (its skip, before downsampling), then the middle."""
+        return (*(f"encoders.{i}" for i in range(len(self.encoders))), "middle")
+
     def body(self, x: torch.Tensor) -> torch.Tensor:
         f = self.intro(x)
         skips = []

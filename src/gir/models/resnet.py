@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from gir.models import MODELS
-from gir.models.base import RestorationNet, resolve_preset
+from gir.models.base import RestorationNet, latter_blocks, resolve_preset
 from gir.models.layers import ResBlock, conv3x3, zero_init_
 
 # channels / blocks: EDSR-baseline size for "paper" (the full EDSR is 32 blocks x 256 ch, res_scale 0.1).
@@ -36,6 +36,11 @@ class ResNet(RestorationNet):
         self.tail = conv3x3(c, in_ch)
         if self.global_residual:
             zero_init_(self.tail)
+
+    @property
+    def feature_levels(self) -> tuple[str, ...]:
+        """Encoder features: up to 4 evenly spaced residual blocks of the body's latter half, ending with the last."""
+        return latter_blocks("blocks", len(self.blocks))
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         f = self.head(x)

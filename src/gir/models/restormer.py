@@ -119,6 +119,12 @@ class Restormer(RestorationNet):
         self.refinement = transformer_stack(p["refinement"], 2 * dim, heads[0], fe)
         self.output = zero_init_(conv3x3(2 * dim, in_ch, bias=False))
 
+    @property
+    def feature_levels(self) -> tuple[str, ...]:
+        """Encoder features: each encoder level's output (its skip, before downsampling), then the latent
+        level (PromptIR inherits this: its prompts act in the decoder only)."""
+        return (*(f"encoders.{i}" for i in range(len(self.encoders))), "latent")
+
     def decoder_hook(self, level: int, f: torch.Tensor) -> torch.Tensor:
         """Applied to the features at ``level`` (channels dim * 2**level) just before they are upsampled."""
         return f

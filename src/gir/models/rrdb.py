@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gir.models import MODELS
-from gir.models.base import RestorationNet, resolve_preset
+from gir.models.base import RestorationNet, latter_blocks, resolve_preset
 from gir.models.layers import conv3x3, zero_init_
 
 # channels (nf), blocks (nb), growth (gc): 64 / 23 / 32 in ESRGAN.
@@ -70,6 +70,11 @@ class RRDBNet(RestorationNet):
         self.out_conv = conv3x3(c, in_ch)
         if self.global_residual:
             zero_init_(self.out_conv)
+
+    @property
+    def feature_levels(self) -> tuple[str, ...]:
+        """Encoder features: up to 4 evenly spaced RRDBs of the body's latter half, ending with the last."""
+        return latter_blocks("trunk", len(self.trunk))
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         f = self.head(x)

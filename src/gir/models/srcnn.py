@@ -19,6 +19,8 @@ PRESETS = {"paper": dict(c1=64, c2=32), "small": dict(c1=64, c2=32)}
 @MODELS.register("srcnn")
 class SRCNN(RestorationNet):
     size_multiple = 1
+    # Encoder features: the ReLU outputs of the 9x9 and 5x5 layers (the last 5x5 conv reconstructs).
+    feature_levels = ("net.1", "net.3")
 
     def __init__(self, preset: str = "small", in_ch: int = 3, **overrides):
         super().__init__()

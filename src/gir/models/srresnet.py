@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from gir.models import MODELS
-from gir.models.base import RestorationNet, resolve_preset
+from gir.models.base import RestorationNet, latter_blocks, resolve_preset
 from gir.models.layers import zero_init_
 
 PRESETS = {
@@ -55,6 +55,11 @@ class SRResNet(RestorationNet):
         self.tail = nn.Conv2d(c, in_ch, 9, padding=4)
         if self.global_residual:
             zero_init_(self.tail)
+
+    @property
+    def feature_levels(self) -> tuple[str, ...]:
+        """Encoder features: up to 4 evenly spaced residual blocks of the body's latter half, ending with the last."""
+        return latter_blocks("blocks", len(self.blocks))
 
     def _run(self, x: torch.Tensor, keep: list[torch.Tensor] | None) -> torch.Tensor:
         f0 = self.head(x)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gir.models import MODELS
-from gir.models.base import ModelConfigError, RestorationNet, resolve_preset
+from gir.models.base import ModelConfigError, RestorationNet, latter_blocks, resolve_preset
 from gir.models.layers import conv3x3, zero_init_
 
 # "paper": SwinIR's colour denoising / JPEG model.
@@ -145,6 +145,8 @@ class RSTB(nn.Module):
 
 @MODELS.register("swinir")
 class SwinIR(RestorationNet):
+    feature_layout = "nhwc"  # an RSTB group maps B x H x W x C tokens to B x H x W x C
+
     def __init__(self, preset: str = "small", in_ch: int = 3, **overrides):
         super().__init__()
         p = self.hparams = resolve_preset("swinir", PRESETS, preset, overrides)
@@ -161,6 +163,11 @@ class SwinIR(RestorationNet):
         self.conv_after_body = conv3x3(dim, dim)
         self.conv_last = zero_init_(conv3x3(dim, in_ch))
         self.apply(_init_transformer)
+
+    @property
+    def feature_levels(self) -> tuple[str, ...]:
+        """Encoder features: up to 4 evenly spaced RSTB groups of the body's latter half, ending with the last."""
+        return latter_blocks("groups", len(self.groups))
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         shallow = self.conv_first(x)

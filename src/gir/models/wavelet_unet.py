@@ -216,6 +216,12 @@ class WaveletUNet(RestorationNet):
             self.local_context = ContextMap(c, window, in_ch)
             self.local_film = zero_init_(conv1x1(c, 2 * sum(self.map_widths)))
 
+    @property
+    def feature_levels(self) -> tuple[str, ...]:
+        """Encoder features: each encoder level's residual group, then the middle block; with ``context``
+        these are the features before the FiLM modulation that the skips and the decoder then receive."""
+        return (*(f"encoders.{k}" for k in range(len(self.encoders))), "middle")
+
     def image_context(self, image: torch.Tensor, whole: bool = True) -> torch.Tensor | None:
         """The code of a whole image, or None without context. Per-image code only: B x C from any size (a
         thumbnail will do). With ``context_window``: a B x 2C x H/16 x W/16 map of the full-resolution image

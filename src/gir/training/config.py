@@ -44,6 +44,9 @@ SCHEMA: dict[str, Any] = {
     "name": F(None, "str", nullable=True, doc="run name; default: the config file's stem"),
     "seed": F(0, "int", min=0, doc="seeds the data stream (sample = f(seed, index)) and the weight init"),
     "model": F({"type": "srcnn", "preset": "small"}, "typed", doc="gir.models.build_model config"),
+    "objective": F({"type": "restore"}, "typed",
+                   doc="what a step optimises: restore (LQ -> GT with `loss`), analyze (the degradation "
+                       "analyzer), dcpt (paper 004 pre-training); see gir.training.objectives"),
     "init": {
         "path": F(None, "path", nullable=True, doc="start from these weights (a gir checkpoint)"),
         "key": F("params_ema", "str", doc="which weights of the checkpoint: params_ema or params"),
@@ -73,6 +76,10 @@ SCHEMA: dict[str, Any] = {
             "veiled": F(0.0, "float", min=0.0, max=1.0,
                         doc="probability that a clean patch is made pale by a uniform veil before "
                             "degradation, so the net does not dehaze pale photos"),
+            "structures": F(0.0, "float", min=0.0, max=1.0,
+                            doc="probability that thin regular structure (stripes, grids, fences, text, line "
+                                "art) is drawn into a clean patch before degradation, so it is not taken for "
+                                "damage or rain"),
             "veil_strength": F(list(VEIL_STRENGTH), "list",
                                doc="[low, high] of the veil's weight a: (1 - a) img + a c"),
             "single": {

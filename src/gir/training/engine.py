@@ -35,7 +35,7 @@ from gir.training.config import load_config, write_config
 from gir.training.distributed import (DistInfo, broadcast_object, env_dist, gather_objects, init_process_group,
                                       resolve_device, shutdown)
 from gir.training.logs import MetricsLog, plot_curves
-from gir.training.state import load_state, model_path, save_state, save_weights, saved_iterations
+from gir.training.state import load_state, model_path, save_extra, save_state, save_weights, saved_iterations
 
 
 class TrainingInterrupted(GirError):
@@ -211,15 +211,21 @@ class Trainer:
         self.train_set = build_train_set(cfg["data"]["train"], cfg["seed"], t["patch_size"])
         self.val_set = build_val_set(cfg["data"]["val"])
 
+        from gir.training.objectives import build_objective
+
+        self.objective = build_objective(cfg["objective"])
         torch.manual_seed(cfg["seed"])  # the same initial weights on every rank
-        self.model = build_network(cfg["model"]).to(device)
+        self.model = self.objective.build_model(cfg["model"]).to(device)
         if cfg["init"]["path"]:
             self._init_weights(**cfg["init"])
         self._check_context_margin(cfg["data"]["train"].get("context_margin", 0))
         self.loss = LossSet(cfg["loss"]).to(device)
+        self.objective.bind(self.model, self.loss, device, cfg)
+        self.extras = self.objective.extra_modules()
         adv = self.loss.adversarial()
         self.adv = adv[1] if adv else None
-        self.opt = build_optimizer(cfg["optim"], self.model.parameters())
+        params = [*self.model.parameters(), *(p for m in self.extras.values() for p in m.parameters())]
+        self.opt = build_optimizer(cfg["optim"], params)
         self.base_lr = self.opt.param_groups[0]["lr"]
         self.schedule = build_schedule(cfg["schedule"], self.iterations, self.base_lr)
         self.opt_d = None
@@ -308,6 +314,10 @@ class Trainer:
             self.adv.discriminator.load_state_dict(st["discriminator"])
             self.opt_d.load_state_dict(st["optimizer_d"])
             self.scaler_d.load_state_dict(st["scaler_d"])
+        for name, module in self.extras.items():
+            if name not in st.get("extras", {}):
+                raise ConfigError(f"--resume: {self.run_dir} was saved without the objective's {name!r}")
+            module.load_state_dict(st["extras"][name])
         torch.set_rng_state(st["rng"]["torch"])
         return it
 
@@ -375,24 +385,8 @@ class Trainer:
         factor = self.schedule.factor(t)
         for g in self.opt.param_groups:
             g["lr"] = self.base_lr * factor
-        region = batch.get("lq_context")
-        with self._autocast():
-            if region is None:
-                pred = self.net(lq)
-            else:  # the context branch runs outside DDP's forward (multi-process runs of this: untested)
-                context = self.model.patch_context(region.to(self.device, non_blocking=True),
-                                                   self.train_set.context_margin)
-                pred = self.net(lq, context)
-            total, terms = self.loss(pred, gt)
-        self.opt.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
-        clip = self.cfg["train"]["grad_clip"]
-        if clip:
-            self.scaler.unscale_(self.opt)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-        self.scaler.step(self.opt)
-        self.scaler.update()
-        if self.adv is not None:
+        total, terms, per_sample, pred = self._optimise(batch, lq, gt, t)
+        if self.adv is not None and pred is not None:
             for g in self.opt_d.param_groups:
                 g["lr"] = self.base_lr_d * factor
             with self._autocast():
@@ -404,9 +398,30 @@ class Trainer:
             terms = {**terms, "discriminator": d_loss.detach()}
         if self.ema is not None:
             self.ema.update(self.model)
-        with torch.no_grad():
-            per_sample = (pred.detach().float() - gt).abs().flatten(1).mean(1)
-        interval.add(total.detach().float(), terms, per_sample, list(batch["task"]))
+        interval.add(total.float(), terms, per_sample, list(batch["task"]))
+
+    def _optimise(self, batch: dict, lq: torch.Tensor, gt: torch.Tensor, t: int):
+        """The objective's phases of iteration ``t``, each its own forward, backward and optimiser step
+        (one phase for most objectives; DCPT alternates classification and generation). Returns the summed
+        loss, terms and per-sample losses, and the last restored batch (None if no phase restores)."""
+        total, terms, per_sample, pred = None, {}, None, None
+        clip = self.cfg["train"]["grad_clip"]
+        for phase in range(self.objective.phases):
+            with self._autocast():
+                res = self.objective.step(self.net, batch, lq, gt, t, phase)
+            self.opt.zero_grad(set_to_none=True)
+            self.scaler.scale(res.total).backward()
+            if clip:
+                self.scaler.unscale_(self.opt)
+                torch.nn.utils.clip_grad_norm_(self.opt.param_groups[0]["params"], clip)
+            self.scaler.step(self.opt)
+            self.scaler.update()
+            total = res.total.detach() if total is None else total + res.total.detach()
+            for k, v in res.terms.items():
+                terms[k] = terms[k] + v if k in terms else v
+            per_sample = res.per_sample if per_sample is None else per_sample + res.per_sample
+            pred = res.pred if res.pred is not None else pred
+        return total, terms, per_sample, pred
 
     def _log(self, t: int, interval: _Interval, bar) -> None:
         parts = gather_objects(interval.summary(), self.info)  # every rank takes part
@@ -434,15 +449,12 @@ class Trainer:
     def _validate(self, t: int, bar) -> None:
         if not self.main:
             return
-        from gir.training.validate import evaluate
-
-        v = self.cfg["data"]["val"]
         model = self.ema.module if self.ema is not None else self.model
-        res = evaluate(model, self.val_set, self.device, v["crop_border"], v["y_channel"])
+        res = self.objective.validate(model, self.val_set, self.device, self.cfg["data"]["val"])
         self.metrics.write({"type": "val", "iter": t, "weights": "ema" if self.ema is not None else "params",
                             **res})
         plot_curves(self.metrics.path, self.run_dir / "curves.png", self.cfg["name"])
-        bar.write(f"[{self.cfg['name']}] iter {t}: val PSNR {res['psnr']:.2f} dB, SSIM {res['ssim']:.4f}")
+        bar.write(f"[{self.cfg['name']}] iter {t}: {self.objective.describe_score(res)}")
 
     def _save(self, t: int) -> None:
         if not self.main:
@@ -452,6 +464,9 @@ class Trainer:
                if self.ema is not None else None)
         meta = {"iteration": t, "name": self.cfg["name"], "mode": self.cfg["data"]["train"]["mode"]}
         save_weights(self.run_dir, t, params, ema, dict(self.cfg["model"]), meta)
+        extras = {name: {k: v.detach().cpu() for k, v in m.state_dict().items()} for name, m in self.extras.items()}
+        for name, tensors in extras.items():
+            save_extra(self.run_dir, t, name, tensors, self.objective.extra_config(name), meta)
         state: dict[str, Any] = {
             "iteration": t,
             "optimizer": self.opt.state_dict(),
@@ -461,6 +476,7 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state()},
             "world_size": self.info.world_size,
             "batch_size": self.batch_size,
+            "extras": extras,
         }
         if self.adv is not None:
             state.update(discriminator=self.adv.discriminator.state_dict(), optimizer_d=self.opt_d.state_dict(),

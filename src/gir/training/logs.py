@@ -77,16 +77,19 @@ def plot_curves(metrics_path: str | Path, out_path: str | Path, title: str = "")
         ax1.legend(loc="upper right", fontsize=8)
     ax1.set(xlabel="iteration", ylabel="training loss", title="loss")
     ax1.grid(alpha=0.3)
+    metric = val[-1].get("score_name", "psnr") if val else "psnr"  # the objective's score (records say)
     if val:
         it = [r["iter"] for r in val]
         tasks = sorted({t for r in val for t in r.get("tasks", {})})
         if len(tasks) > 1:
             for t in tasks[:12]:
-                pts = [(r["iter"], r["tasks"][t]["psnr"]) for r in val if t in r.get("tasks", {})]
-                ax2.plot(*zip(*pts), lw=1, alpha=0.7, label=t[:40])
-        ax2.plot(it, [r["psnr"] for r in val], color="black", lw=2, marker="o", ms=3, label="mean")
+                pts = [(r["iter"], r["tasks"][t][metric]) for r in val if metric in r.get("tasks", {}).get(t, {})]
+                if pts:
+                    ax2.plot(*zip(*pts), lw=1, alpha=0.7, label=t[:40])
+        ax2.plot(it, [r.get("score", r.get("psnr")) for r in val], color="black", lw=2, marker="o", ms=3,
+                 label="mean")
         ax2.legend(loc="lower right", fontsize=7)
-    ax2.set(xlabel="iteration", ylabel="PSNR (dB)", title="validation")
+    ax2.set(xlabel="iteration", ylabel="PSNR (dB)" if metric == "psnr" else metric, title="validation")
     ax2.grid(alpha=0.3)
     if title:
         fig.suptitle(title)

@@ -47,6 +47,25 @@ def save_weights(run_dir: str | Path, iteration: int, params: dict, params_ema: 
     return path
 
 
+def extra_path(run_dir: str | Path, iteration: int | str, name: str) -> Path:
+    return Path(run_dir) / "models" / f"{name}_{iteration}.safetensors"
+
+
+def save_extra(run_dir: str | Path, iteration: int, name: str, params: dict, module_cfg: dict,
+               meta: dict[str, Any]) -> Path:
+    """A module an objective trains beside the network (e.g. DCPT's classifier decoder):
+    ``models/<name>_<iter>.safetensors`` and ``<name>_latest.safetensors``, in the checkpoint format."""
+    from gir.models.checkpoint import save_checkpoint
+
+    path = extra_path(run_dir, iteration, name)
+    save_checkpoint(path, params, model_cfg=module_cfg, meta=meta)
+    latest = extra_path(run_dir, "latest", name)
+    tmp = latest.with_name(f"{name}_latest.tmp.safetensors")
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, latest)
+    return path
+
+
 def save_state(run_dir: str | Path, iteration: int, state: dict[str, Any], keep: int | None = None) -> Path:
     """Write ``states/<iter>.pt`` atomically; keep the newest ``keep`` states."""
     path = state_path(run_dir, iteration)
