@@ -247,8 +247,10 @@ def plot_matrix(ops: Sequence[str], matrix: np.ndarray, path: str | Path, title:
     fig = Figure(figsize=(side + 1.2, side))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    shown = np.ma.masked_invalid(m)
-    im = ax.imshow(shown, cmap="viridis_r")
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis_r"].with_extremes(bad="0.85")  # the undefined diagonal in light grey
+    im = ax.imshow(np.ma.masked_invalid(m), cmap=cmap)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="log KL (smaller = more similar)")
     finite = m[np.isfinite(m)]
     mid = float(np.mean([finite.min(), finite.max()])) if finite.size else 0.0
@@ -257,7 +259,7 @@ def plot_matrix(ops: Sequence[str], matrix: np.ndarray, path: str | Path, title:
             v = m[i, j]
             text = "-" if not math.isfinite(v) else f"{v:.2f}"
             # viridis_r: small values are light, so dark text there
-            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="black" if v <= mid else "white")
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="black" if not v > mid else "white")
     ax.set_xticks(range(n), list(ops), rotation=45, ha="right")
     ax.set_yticks(range(n), list(ops))
     ax.set_xlabel("to (q)")
