@@ -140,6 +140,14 @@ def targets(rows) -> np.ndarray:
                      for r in rows])
 
 
+def _verdict_clean(row) -> bool:
+    """The photo's verdict is clean: no family at p >= 0.5, except a JPEG estimated at quality >= 85 (the mild
+    compression many test photos carry from their source, which the issue allows to be reported as such)."""
+    found = [FAMILIES[j] for j, p in enumerate(row["p"][:-1]) if p >= 0.5]
+    mild_jpeg = row["strengths"].get("jpeg.quality", 0) >= 85
+    return not found or (found == ["jpeg"] and mild_jpeg)
+
+
 def summarise(res: dict, args) -> str:
     rows = res["rows"]
     by = {k: [r for r in rows if r["set"] == k] for k in ("clean", "representative", "chains", "noise",
@@ -161,20 +169,22 @@ def summarise(res: dict, args) -> str:
                      f"{int(y_ch[:, j].sum())} | {p_rep[pos, j].mean() if pos.any() else float('nan'):.2f} | "
                      f"{expected_calibration_error(allp[:, j], ally[:, j]):.3f} |")
     clean_p = np.array([r["p"][-1] for r in by["clean"]])
-    none_found = np.array([max(r["p"][:-1]) < 0.5 for r in by["clean"]])
-    lines += ["", f"Clean photos called clean (p_clean >= 0.5): {np.mean(clean_p >= 0.5):.1%} "
-                  f"({int((clean_p >= 0.5).sum())}/{len(clean_p)}); no family at p >= 0.5: {none_found.mean():.1%}; "
+    none_found = np.array([_verdict_clean(r) for r in by["clean"]])
+    lines += ["", f"Clean photos with a clean verdict (no family detected at p >= 0.5, or only a JPEG of quality "
+                  f">= 85; what `gir restore` plans on): **{none_found.mean():.1%}** ({int(none_found.sum())}/"
+                  f"{len(none_found)}); with p_clean >= 0.5: {np.mean(clean_p >= 0.5):.1%} "
+                  f"({int((clean_p >= 0.5).sum())}/{len(clean_p)}); "
                   f"`clean` AUROC (representative set) {auroc(p_rep[:, -1], y_rep[:, -1]):.3f}, ECE "
                   f"{expected_calibration_error(allp[:, -1], ally[:, -1]):.3f}."]
     missed = [(r["image"], [FAMILIES[j] for j in range(len(FAMILIES)) if r["p"][j] >= 0.5])
               for r in by["clean"] if r["p"][-1] < 0.5]
     if missed:
-        lines.append("Clean photos not called clean: " + "; ".join(f"{k} ({', '.join(v) or '-'})" for k, v in missed))
+        lines.append("Clean photos with p_clean < 0.5 (families at p >= 0.5): " + "; ".join(f"{k} ({', '.join(v) or '-'})" for k, v in missed))
     if by["noise"]:
         lines += ["", "| noise sigma | analyzer MAE | analyzer mean | skimage estimate_sigma MAE | skimage mean |",
                   "|---:|---:|---:|---:|---:|"]
         for s in NOISE_SIGMAS:
-            rs = [r for r in by["noise"] if r["recipe"] == f"noise(sigma={s})"]
+            rs = [r for r in by["noise"] if abs(recipe_targets(r["recipe"]).strengths[0] - s) < 1e-6]
             a = np.array([r["strengths"]["noise.sigma"] for r in rs])
             k = np.array([r["skimage_sigma"] for r in rs])
             lines.append(f"| {s} | {np.abs(a - s).mean():.2f} | {a.mean():.1f} | {np.abs(k - s).mean():.2f} | {k.mean():.1f} |")
@@ -185,8 +195,8 @@ def summarise(res: dict, args) -> str:
         lines += ["", "| Pillow JPEG quality | p(jpeg), pixels | quality from pixels (MAE) | from the file's tables (MAE) |",
                   "|---:|---:|---:|---:|"]
         for q in JPEG_QUALITIES:
-            rp = [r for r in by["jpeg_pixels"] if r["recipe"] == f"jpeg(quality={q})"]
-            rt = [r for r in by["jpeg_tables"] if r["recipe"] == f"jpeg(quality={q})"]
+            rp = [r for r in by["jpeg_pixels"] if Recipe.from_text(r["recipe"]).steps[0].params["quality"] == q]
+            rt = [r for r in by["jpeg_tables"] if Recipe.from_text(r["recipe"]).steps[0].params["quality"] == q]
             ep = np.abs(np.array([r["strengths"]["jpeg.quality"] for r in rp]) - q)
             et = np.abs(np.array([r["strengths"]["jpeg.quality"] for r in rt]) - q)
             pj = np.mean([r["p"][FAMILIES.index("jpeg")] for r in rp])
@@ -240,11 +250,12 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="write every row here")
     ap.add_argument("--plot", type=Path, help="write the confusion plot here (PNG)")
     ap.add_argument("--append", help="append the tables to this Markdown file")
+    ap.add_argument("--from-json", type=Path, help="summarise the rows of an earlier --json instead of running")
     args = ap.parse_args()
     import torch
 
     args.threads_note = f"{torch.get_num_threads()} torch threads, torch {torch.__version__}"
-    res = run(args)
+    res = json.loads(args.from_json.read_text()) if args.from_json else run(args)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res))

@@ -211,3 +211,35 @@ def test_registry_builds_bound_metrics():
 def test_import_is_light():
     code = "import sys, gir.metrics; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_one_scoring_path_for_validation_bench_and_benchmarks(monkeypatch):
+    """Training validation, `gir bench run` and the benchmark scripts score through score_restored: an
+    output is clipped and rounded to 8 bits as saved, so the three give one model the same numbers."""
+    import torch
+
+    from gir.bench.evaluate import EvalTask, evaluate
+    from gir.degradations.recipe import Recipe
+    from gir.metrics import score_restored
+    from gir.training.validate import evaluate as validate
+
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(0, 1, (32, 32, 3)).astype(np.float32)
+    out = np.clip(gt + rng.normal(0, 0.02, gt.shape), -0.1, 1.1).astype(np.float32)  # not saved yet
+    p, s = score_restored(out, gt)
+    saved = np.rint(np.clip(out, 0, 1) * 255) / 255
+    assert p == pytest.approx(float(psnr(saved, gt))) and p != pytest.approx(float(psnr(np.clip(out, 0, 1), gt)), abs=1e-4)
+    task = EvalTask("noise", Recipe.from_text("noise(sigma=5)"), "t")
+    scores = evaluate({"m": lambda lq, r: out}, [task], [("set", "a", gt)])
+    assert [x.psnr for x in scores if x.method == "m"] == [p]
+
+    class Item:
+        task, lq = "t", gt
+    Item.gt = gt
+
+    class Const(torch.nn.Module):
+        def forward(self, x):
+            return torch.from_numpy(out.transpose(2, 0, 1))[None]
+
+    res = validate(Const(), [Item()], torch.device("cpu"))
+    assert res["tasks"]["t"]["psnr"] == pytest.approx(p)

@@ -12,6 +12,7 @@ from torch import nn
 
 from gir.cli import main
 from gir.errors import GirError
+from gir.models.descriptor import ModelDescriptor
 from gir.io import read_image, write_image
 from gir.metrics import psnr
 from gir.models import build_model, save_checkpoint
@@ -105,15 +106,18 @@ class MeanContextNet(nn.Module):
         return 0.5 * x + 0.5 * code[..., None, None]
 
 
+CODE = ModelDescriptor(context="code")  # a plain nn.Module says what it needs through a descriptor
+
+
 def test_image_context_comes_from_the_whole_image_for_every_tile():
     clean, noisy = _noisy_pair(144, 192, seed=4)
     noisy[:, :96] *= 0.3  # tiles differ in mean colour
-    untiled = Restorer(MeanContextNet(), device="cpu", tile=0)(noisy)
-    tiled = Restorer(MeanContextNet(), device="cpu", tile=64, overlap=16)(noisy)
+    untiled = Restorer(MeanContextNet(), device="cpu", tile=0, descriptor=CODE)(noisy)
+    tiled = Restorer(MeanContextNet(), device="cpu", tile=64, overlap=16, descriptor=CODE)(noisy)
     expect = 0.5 * noisy + 0.5 * noisy.mean((0, 1))
     assert np.abs(untiled - expect).max() < 2e-3  # the code of a 256-px thumbnail ~ the image's own
     assert _psnr(tiled, untiled) > 60
-    own = Restorer(MeanContextNet(), device="cpu", tile=64, overlap=16)
+    own = Restorer(MeanContextNet(), device="cpu", tile=64, overlap=16, descriptor=CODE)
     grid, _ = own.plan(144, 192)
     assert _psnr(run_tiled(noisy, grid, own.forward), untiled) < 40  # each tile's own mean: visibly wrong
 
@@ -127,6 +131,9 @@ class ViewContextNet(MeanContextNet):
         return image.amax((2, 3))
 
 
+VIEW = ModelDescriptor(context="code", context_view=48)
+
+
 def test_context_view_averages_the_codes_of_full_resolution_windows():
     from gir.models.base import view_grid
 
@@ -134,12 +141,12 @@ def test_context_view_averages_the_codes_of_full_resolution_windows():
     noisy[:50] *= 0.4
     corners = view_grid(100, 130, 48)
     assert corners == [(y, x) for y in (0, 26, 52) for x in (0, 41, 82)]  # 3 x 3 windows, edge to edge
-    restorer = Restorer(ViewContextNet(), device="cpu", tile=64, overlap=16)
+    restorer = Restorer(ViewContextNet(), device="cpu", tile=64, overlap=16, descriptor=VIEW)
     code = restorer.image_context(noisy)
     expect = np.mean([noisy[y:y + 48, x:x + 48].max((0, 1)) for y, x in corners], axis=0)
     assert np.abs(code.numpy()[0] - expect).max() < 1e-6
     assert np.abs(expect - noisy.max((0, 1))).max() > 0.05  # not the whole image's code
-    tiled, untiled = restorer(noisy), Restorer(ViewContextNet(), device="cpu", tile=0)(noisy)
+    tiled, untiled = restorer(noisy), Restorer(ViewContextNet(), device="cpu", tile=0, descriptor=VIEW)(noisy)
     assert np.abs(untiled - (0.5 * noisy + 0.5 * expect)).max() < 1e-6
     assert _psnr(tiled, untiled) > 60
     assert view_grid(40, 30, 48) == [(0, 0)]  # smaller than a window: the image itself
@@ -158,15 +165,18 @@ class MapContextNet(nn.Module):
         return 0.5 * x + 0.5 * F.interpolate(code, scale_factor=16, mode="nearest")
 
 
+MAP = ModelDescriptor(size_multiple=16, context="map", context_cell=16)
+
+
 def test_context_maps_are_computed_once_and_cropped_per_tile():
     _, noisy = _noisy_pair(144, 208, seed=5)
     noisy[:, :100] *= 0.3
     calls = []
-    restorer = Restorer(MapContextNet(), device="cpu", tile=64, overlap=32)
+    restorer = Restorer(MapContextNet(), device="cpu", tile=64, overlap=32, descriptor=MAP)
     original = restorer.image_context
     restorer.image_context = lambda rgb: calls.append(rgb.shape) or original(rgb)
     tiled = restorer(noisy)
-    untiled = Restorer(MapContextNet(), device="cpu", tile=0)(noisy)
+    untiled = Restorer(MapContextNet(), device="cpu", tile=0, descriptor=MAP)(noisy)
     assert calls == [(144, 208, 3)] and len(restorer.plan(144, 208)[0]) >= 6
     assert _psnr(tiled, untiled) > 60
     grid, _ = restorer.plan(144, 208)
@@ -473,10 +483,12 @@ def test_unreadable_file_is_reported_and_skipped(ckpt, tmp_path, capsys):
 def test_missing_default_weights_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(engine, "WEIGHTS_DIR", tmp_path / "weights")
     src = _png(tmp_path / "a.png")
-    assert main(["restore", str(src), "-o", str(tmp_path / "out")]) == 2
+    assert main(["restore", str(src), "-o", str(tmp_path / "out")]) == 2  # the pipeline's analyzer is missing
     line = _one_error_line(capsys)
-    assert engine.DEFAULT_MODEL in line and "--model" in line
+    assert "gir-analyzer" in line and "--model" in line
     assert not (tmp_path / "out").exists()
+    with pytest.raises(GirError, match=engine.DEFAULT_MODEL):  # a bare Restorer runs the default network
+        engine.Restorer(None, device="cpu")
 
 
 def test_model_names_resolve_to_shipped_weights(ckpt, tmp_path, monkeypatch, capsys):

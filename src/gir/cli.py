@@ -151,7 +151,8 @@ def cmd_restore(args) -> int:
     report = restore_files(args.inputs, args.output, model=args.model, device=args.device, tile=args.tile,
                            overlap=args.overlap, half=args.half, fmt=args.format, quality=args.quality,
                            progress=not args.quiet, log=None if args.quiet else _stderr_line,
-                           impulse_repair=args.impulse_repair)
+                           impulse_repair=args.impulse_repair, only=args.only, skip=args.skip,
+                           explain=args.explain, write_json=args.json)
     print(report.summary("restored"), file=sys.stderr if report.failures else sys.stdout)
     return report.exit_code
 
@@ -212,14 +213,23 @@ def build_parser() -> argparse.ArgumentParser:
     from gir.analysis.cli import add_analyze_parsers
     add_analyze_parsers(sub)
 
-    r = sub.add_parser("restore", help="restore images with a trained network (tiled for any size)",
-                       description="Restore images. With one input file, -o may be a file or a folder; "
-                                   "otherwise -o is a folder and outputs keep their input's file name. "
-                                   "Alpha, grayscale, 16-bit depth and the input's format are kept.")
+    r = sub.add_parser("restore", help="restore images: analyze, route to experts, verify (tiled for any size)",
+                       description="Restore images. By default each photo is analysed (gir analyze), the "
+                                   "experts for what was found run in order, and a step that did not help is "
+                                   "undone; a photo with nothing detected comes back unchanged. With one input "
+                                   "file, -o may be a file or a folder; otherwise -o is a folder and outputs "
+                                   "keep their input's file name. Alpha, grayscale, 16-bit depth and the "
+                                   "input's format are kept.")
     r.add_argument("inputs", nargs="+", help="image files, folders or globs")
     r.add_argument("-o", "--output", required=True, help="output folder (or file, for one input file)")
-    r.add_argument("--model", help="shipped model NAME (in gir/weights) or a checkpoint PATH "
-                                   "(default: the shipped default model)")
+    r.add_argument("--model", help="run this one network on every image instead of the pipeline: a shipped "
+                                   "model NAME (e.g. gir-wunet-cpu, milestone 1's blind network) or a "
+                                   "checkpoint PATH")
+    r.add_argument("--explain", action="store_true",
+                   help="print each photo's diagnosis, plan and what each step changed or why it was undone")
+    r.add_argument("--json", action="store_true", help="write the same beside each output as <output>.json")
+    r.add_argument("--only", metavar="FAMILIES", help="restore only these families, e.g. noise,jpeg")
+    r.add_argument("--skip", metavar="FAMILIES", help="never restore these families, e.g. damage")
     r.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
                    help="auto: cuda, else mps, else cpu (default auto)")
     r.add_argument("--half", action=argparse.BooleanOptionalAction, default=None,

@@ -3,7 +3,8 @@
 A *task* is a named degradation recipe; every (task, image) pair gets its own seed, so all methods see the
 same degraded input in a run and the same seed gives the same inputs in every run. Degraded inputs are
 quantised to 8 bits, as a saved photo would be. PSNR and SSIM follow :mod:`gir.metrics`: RGB, all
-three channels, no border crop, on [0, 1] images.
+three channels, no border crop; outputs are scored as saved (clipped, rounded to 8 bits:
+:func:`gir.metrics.score_restored`, the same path as training validation and `gir bench run`).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from gir.data.patches import quantize
 from gir.degradations.recipe import Recipe
-from gir.metrics import psnr, ssim
+from gir.metrics import score_restored
 
 Method = Callable[[np.ndarray, Recipe], np.ndarray]
 """A restoration method: (degraded float32 HxWx3 in [0, 1], the recipe that made it) -> restored image.
@@ -64,10 +65,9 @@ def evaluate(methods: dict[str, Method], tasks: Sequence[EvalTask],
     for dataset, name, gt in images:
         for task in tasks:
             lq = degrade(gt, task, pair_seed(seed, task.name, dataset, name))
-            outputs = {"input": lq, **{m: np.clip(fn(lq, task.recipe), 0, 1) for m, fn in methods.items()}}
+            outputs = {"input": lq, **{m: fn(lq, task.recipe) for m, fn in methods.items()}}
             for method, out in outputs.items():
-                scores.append(Score(task.name, task.group, dataset, name, method,
-                                    psnr(out, gt), ssim(out, gt)))
+                scores.append(Score(task.name, task.group, dataset, name, method, *score_restored(out, gt)))
             if on_pair is not None:
                 on_pair()
     return scores

@@ -202,7 +202,7 @@ def score_methods(methods: Mapping[str, Callable], tasks: Sequence, gt: Sequence
     """
     from tqdm.auto import tqdm
 
-    from gir.metrics import psnr, ssim
+    from gir.metrics import psnr, score_restored, ssim
 
     if not gt:
         raise GirError("no ground-truth images to score on")
@@ -224,8 +224,9 @@ def score_methods(methods: Mapping[str, Callable], tasks: Sequence, gt: Sequence
                     if out.shape != g.img.shape:
                         raise GirError(f"task {task.id}, {g.dataset}/{g.name}: {name} returned {out.shape}, "
                                        f"expected {g.img.shape}")
-                    acc[name]["psnr"].append(psnr(out, g.img))
-                    acc[name]["ssim"].append(ssim(out, g.img))
+                    p, q = score_restored(out, g.img)
+                    acc[name]["psnr"].append(p)
+                    acc[name]["ssim"].append(q)
                     if i == 0 and task.id in keep:
                         samples[name].append(Sample(task.id, f"{g.dataset}/{g.name}", lq, out, g.img))
                 bar.update(1)

@@ -4,10 +4,13 @@
   (:func:`multilevel_features`, :func:`knn_probe`);
 * paper 000 (GIR): the deep degradation representation (DDR) of one layer, its Calinski-Harabasz index and a
   t-SNE view (:func:`ddr_features`, :func:`calinski_harabasz`, :func:`tsne_embedding`, :func:`ddr_analysis`,
-  :func:`tsne_plot`).
+  :func:`tsne_plot`); the local attribution map (LAM) of one output box and its diffusion index
+  (:func:`local_attribution_map`, :class:`LamResult`, :func:`lam_figure`, :func:`gini`,
+  :func:`diffusion_index`). ``gir.interpret.lam`` is the module (a name the package cannot also give the
+  function); its function ``gir.interpret.lam.lam`` is exported here as ``local_attribution_map``.
 
 Images are float32 H x W x 3 RGB in [0, 1]. Importing ``gir.interpret`` loads nothing heavy; the names below
-resolve on first use. The command line is ``gir interpret knn|ddr`` (:mod:`gir.interpret.cli`).
+resolve on first use. The command line is ``gir interpret knn|ddr|lam`` (:mod:`gir.interpret.cli`).
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ _EXPORTS = {
     "calinski_harabasz": "ddr", "tsne_embedding": "ddr", "tsne_perplexity": "ddr", "ddr_analysis": "ddr",
     "DDRResult": "ddr",
     "tsne_plot": "plots",
+    "local_attribution_map": "lam", "LamResult": "lam", "lam_figure": "lam", "gini": "lam",
+    "diffusion_index": "lam",
 }
 
 

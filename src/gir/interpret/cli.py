@@ -4,11 +4,14 @@
                       [--max-images N] [--crop 128] [--k 5] [--splits 10] [--levels NAME,...] [--seed 0]
                       [--out DIR]
     gir interpret ddr --model SPEC [...] [--ops ...] --images DIR [...] [--layer NAME] [--out DIR]
+    gir interpret lam --model SPEC IMAGE --box X,Y,W,H [--steps 50] [--sigma-max 4] [--out FIG.png] [--json]
 
 SPEC: a shipped model name, a checkpoint path, or ``random:<arch>[:<preset>]``. ``knn`` is paper 004's
 degradation-classification probe (kNN accuracy on pooled multi-level encoder features, plus their
 Calinski-Harabasz index); ``ddr`` is paper 000's deep degradation representation analysis (CH index of one
-layer's globally pooled features). Both write a t-SNE plot per model and a JSON file to --out.
+layer's globally pooled features). Both write a t-SNE plot per model and a JSON file to --out. ``lam`` is
+paper 000's attribution analysis (the local attribution map of one output box and its diffusion index, DI);
+it prints the DI and writes a heat-map figure.
 """
 from __future__ import annotations
 
@@ -228,6 +231,51 @@ def cmd_ddr(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------------- lam
+def run_lam(args) -> dict[str, Any]:
+    """Everything ``gir interpret lam`` computes; writes the figure, returns the record. The box is checked
+    against the image before the model loads."""
+    from gir.interpret.features import load_network, slug
+    from gir.interpret.lam import check_box, lam, lam_figure, parse_box
+    from gir.io import read_rgb
+
+    box = parse_box(args.box)
+    image = read_rgb(args.image)
+    h, w = image.shape[:2]
+    box = check_box(box, h, w)
+    _check_spec(args.model)
+    t0 = time.perf_counter()
+    model, label = load_network(args.model, args.device, seed=args.seed)
+    res = lam(model, image, box, steps=args.steps, sigma_max=args.sigma_max, batch=args.batch,
+              progress=not args.quiet)
+    out = Path(args.out) if args.out else Path("interpret-runs/lam") / f"{Path(args.image).stem}_{slug(label)}.png"
+    lam_figure(image, res, out, title=f"{label} {Path(args.image).name}")
+    return {"model": label, "image": str(args.image), "size": [w, h], **res.summary(), "seed": args.seed,
+            "figure": str(out), "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def cmd_lam(args) -> int:
+    record = run_lam(args)
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        x, y, bw, bh = record["box"]
+        print(f"{record['model']}  box {x},{y},{bw},{bh}: DI = {record['diffusion_index']:.2f} "
+              f"(Gini {record['gini']:.4f}; {record['steps']} steps, sigma_max {record['sigma_max']:g} px)")
+        print(f"wrote {record['figure']}")
+    return 0
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return v
+
+
 # ----------------------------------------------------------------------------------------------- parser
 def _positive(text: str) -> int:
     try:
@@ -257,12 +305,14 @@ def _common(p: argparse.ArgumentParser, out_default: str) -> None:
 
 
 def add_interpret_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``interpret`` with ``knn`` and ``ddr`` to a ``gir`` subparsers object; returns the parser."""
+    """Add ``interpret`` with ``knn``, ``ddr`` and ``lam`` to a ``gir`` subparsers object; returns the
+    parser."""
     ip = subparsers.add_parser("interpret", help="what network features know about degradations: kNN probe "
-                                                 "(paper 004), DDR clustering (paper 000)",
+                                                 "(paper 004), DDR clustering and LAM attribution (paper 000)",
                                description="Interpretation of restoration networks: degradation "
-                                           "classification by kNN on encoder features (paper 004) and the deep "
-                                           "degradation representation's clustering (paper 000).")
+                                           "classification by kNN on encoder features (paper 004), the deep "
+                                           "degradation representation's clustering and the local attribution "
+                                           "map with its diffusion index (paper 000).")
     sub = ip.add_subparsers(dest="interpret_command", required=True, metavar="SUBCOMMAND")
 
     k = sub.add_parser("knn", help="kNN degradation-classification accuracy on multi-level encoder features",
@@ -286,4 +336,30 @@ def add_interpret_parser(subparsers) -> argparse.ArgumentParser:
     d.add_argument("--layer", help="module name (as in model.named_modules()); default: the deepest declared "
                                    "encoder level")
     d.set_defaults(func=cmd_ddr)
+
+    from gir.interpret.lam import DEFAULT_BATCH, DEFAULT_SIGMA_MAX, DEFAULT_STEPS
+
+    a = sub.add_parser("lam", help="local attribution map of one output box and its diffusion index (DI)",
+                       description="Paper 000's attribution analysis (LAM, its ref. [36]): path-integrated gradients "
+                                   "of the output box's gradient magnitude along a progressive blur path from a "
+                                   "Gaussian-blurred baseline to the image; DI = (1 - Gini of the map) x 100, higher "
+                                   "= the network uses a wider range of input pixels. Prints the DI; writes a "
+                                   "heat-map figure.")
+    a.add_argument("image", help="the input image (any size the model accepts; LAM runs on the whole image)")
+    a.add_argument("--model", required=True, metavar="SPEC",
+                   help="shipped model NAME, checkpoint PATH or random:<arch>[:<preset>]")
+    a.add_argument("--box", required=True, metavar="X,Y,W,H",
+                   help="the analysed output patch: left, top, width, height in pixels")
+    a.add_argument("--steps", type=_positive, default=DEFAULT_STEPS,
+                   help=f"points of the path integral (default {DEFAULT_STEPS})")
+    a.add_argument("--sigma-max", type=_positive_float, default=DEFAULT_SIGMA_MAX,
+                   help=f"Gaussian sigma of the blurred baseline in px (default {DEFAULT_SIGMA_MAX:g})")
+    a.add_argument("--batch", type=_positive, default=DEFAULT_BATCH,
+                   help=f"path points per forward/backward pass (default {DEFAULT_BATCH})")
+    a.add_argument("--out", help="figure path (default interpret-runs/lam/<image>_<model>.png)")
+    a.add_argument("--json", action="store_true", help="print the record as JSON instead of a line")
+    a.add_argument("--seed", type=int, default=0, help="seed of random weights (default 0)")
+    a.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps (default auto)")
+    a.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    a.set_defaults(func=cmd_lam)
     return ip

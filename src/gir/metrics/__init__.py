@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from gir.metrics.base import METRICS, Metric
 from gir.metrics.color import rgb_to_y
-from gir.metrics.fidelity import gaussian_window, psnr, ssim
+from gir.metrics.fidelity import gaussian_window, psnr, score_restored, ssim
 from gir.metrics.niqe import load_pristine
 from gir.metrics.niqe import niqe as _niqe  # the name gir.metrics.niqe stays the module
 

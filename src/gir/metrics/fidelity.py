@@ -113,3 +113,13 @@ def _prepare(img, ref, crop_border: int, y_channel: bool, *, min_size: int) -> t
         raise ValueError(f"images of shape {np.shape(img)} with crop_border={crop} leave "
                          f"{a.shape[0]}x{a.shape[1]} pixels; at least {min_size}x{min_size} are needed")
     return a, b
+
+
+def score_restored(out: np.ndarray, gt: np.ndarray, *, crop_border: int = 0, y_channel: bool = False
+                   ) -> tuple[float, float]:
+    """(PSNR, SSIM) of a restored image against its ground truth, scored as the saved image would be:
+    clipped to [0, 1] and rounded to 8-bit levels first. The one scoring path of training validation,
+    ``gir bench run`` and the benchmark scripts, so that they give the same model the same numbers."""
+    saved = np.rint(np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.float32) / np.float32(255.0)
+    kw = dict(crop_border=crop_border, y_channel=y_channel)
+    return float(psnr(saved, gt, **kw)), float(ssim(saved, gt, **kw))

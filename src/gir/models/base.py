@@ -88,6 +88,7 @@ class RestorationNet(nn.Module):
     size_multiple: int = 1
     context_cell: int | None = None  # px per cell when image_context returns a map (cropped per tile)
     context_view: int = 0  # px: a whole image's per-image code is the mean over full-resolution windows this size
+    context_halo: int = 0  # cells of a context map a tile needs around its own
     hparams: dict[str, Any]
     # Encoder feature levels (paper 004, DCPT): dotted names, as in ``named_modules()``, of the modules whose
     # outputs are the network's multi-level encoder features, shallow to deep; the deepest is where an
@@ -98,6 +99,25 @@ class RestorationNet(nn.Module):
     feature_levels: tuple[str, ...] = ()
     # Layout of those outputs: "nchw" (B x C x H x W) or "nhwc" (B x H x W x C, e.g. Swin groups).
     feature_layout: str = "nchw"
+    # "local": only local layers, a tiled result equals the untiled one; "global": some layer sees the whole
+    # input (global or channel attention), so a tile sees less than the image (gir.models.descriptor).
+    tiling: str = "local"
+
+    @property
+    def has_context(self) -> bool:
+        """Whether :meth:`image_context` returns a code (a subclass with one says so)."""
+        return False
+
+    def descriptor(self):
+        """What running this network needs: :class:`gir.models.descriptor.ModelDescriptor`."""
+        from gir.models.descriptor import ModelDescriptor
+
+        cell = self.context_cell if self.has_context else None
+        context = "map" if cell else ("code" if self.has_context else "none")
+        return ModelDescriptor(size_multiple=int(self.size_multiple), context=context,
+                               context_view=int(self.context_view) if context == "code" else 0,
+                               context_cell=cell, context_halo=int(self.context_halo) if cell else 0,
+                               tiling=self.tiling)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

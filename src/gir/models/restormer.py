@@ -91,6 +91,8 @@ def upsample(c: int) -> nn.Sequential:
 class Restormer(RestorationNet):
     """Level i (0 = full resolution) runs at dim * 2**i channels with ``heads[i]`` heads."""
 
+    tiling = "global"  # channel attention sums over every pixel of the input
+
     arch = "restormer"
     PRESETS: dict[str, dict[str, Any]] = PRESETS
 

@@ -237,6 +237,14 @@ class WaveletUNet(RestorationNet):
         return torch.cat([cells, code[..., None, None].expand(-1, -1, *cells.shape[-2:])], dim=1)
 
     @property
+    def has_context(self) -> bool:
+        return self.context is not None
+
+    @property
+    def tiling(self) -> str:
+        return "global" if self.hparams["attention"] else "local"
+
+    @property
     def context_cell(self) -> int | None:
         """Pixels per cell of the context map; None when the context is one code per image (or absent)."""
         return ContextMap.CELL if self.local_context is not None else None

@@ -15,6 +15,7 @@ from torch import nn
 
 from gir.errors import GirError
 from gir.models.base import CONTEXT_THUMBNAIL, view_grid
+from gir.models.descriptor import ModelDescriptor, describe_model
 from gir.restore import memory
 from gir.restore.impulse import ImpulseStats, repair_impulses
 from gir.restore.tiling import TileGrid, round_down, round_up, run_tiled
@@ -96,9 +97,13 @@ class LoadedModel:
     module: nn.Module
     device: torch.device
     name: str
-    multiple: int
+    descriptor: ModelDescriptor
     memory_models: dict[bool, memory.MemoryModel] = field(default_factory=dict)  # keyed by `half`
     tile_limit: int | None = None  # lowered after an out-of-memory error
+
+    @property
+    def multiple(self) -> int:
+        return self.descriptor.size_multiple
 
 
 _CACHE: dict[tuple[str, str], tuple[int, LoadedModel]] = {}
@@ -126,20 +131,22 @@ def load_cached(spec: str | os.PathLike | None, device: torch.device) -> LoadedM
     if hit is not None and hit[0] == stamp:
         return hit[1]
     module = _load_file(path, device)
-    loaded = LoadedModel(module, device, path.stem, int(getattr(module, "size_multiple", 1) or 1))
+    loaded = LoadedModel(module, device, path.stem, describe_model(module))
     _CACHE[key] = (stamp, loaded)
     return loaded
 
 
-def wrap_module(module: nn.Module, device: torch.device) -> LoadedModel:
-    """A model given as an ``nn.Module`` (not cached: the caller owns it). Moved to ``device``, eval mode."""
+def wrap_module(module: nn.Module, device: torch.device, descriptor: ModelDescriptor | None = None) -> LoadedModel:
+    """A model given as an ``nn.Module`` (not cached: the caller owns it). Moved to ``device``, eval mode.
+    ``descriptor``: what it needs (:func:`gir.models.descriptor.describe_model` when None)."""
     module = module.to(device).eval()
-    return LoadedModel(module, device, type(module).__name__, int(getattr(module, "size_multiple", 1) or 1))
+    return LoadedModel(module, device, type(module).__name__, describe_model(module, descriptor))
 
 
 def clear_cache() -> None:
-    """Forget every cached model (frees their memory once no Restorer holds them)."""
+    """Forget every cached model and pipeline (frees their memory once no Restorer holds them)."""
     _CACHE.clear()
+    _PIPELINES.clear()
 
 
 # ---------------------------------------------------------------------------------------------- restorer
@@ -177,8 +184,10 @@ def as_rgb(image) -> np.ndarray:
 class Restorer:
     """Runs a restoration network on whole images of any size, tiling when they do not fit in memory.
 
-    model: a model name or checkpoint path (see :func:`resolve_model`; None = the shipped default), or an
-        ``nn.Module`` mapping B x 3 x H x W in [0, 1] to the same size (``size_multiple`` attribute honoured).
+    model: a model name or checkpoint path (see :func:`resolve_model`; None = the shipped default network), or
+        an ``nn.Module`` mapping B x 3 x H x W in [0, 1] to the same size. What the network needs (size
+        multiple, image-level context, tiling policy) comes from its
+        :class:`~gir.models.descriptor.ModelDescriptor`; ``descriptor`` gives one for a plain ``nn.Module``.
     device: "auto" (cuda > mps > cpu), "cpu", "cuda", "cuda:N" or "mps".
     tile: "auto" (from the memory budget and the model's measured memory need; untiled when the image
         fits), a tile side in pixels (rounded down to the model's size multiple), or 0 (untiled unless
@@ -197,14 +206,14 @@ class Restorer:
 
     def __init__(self, model=None, *, device="auto", tile="auto", overlap: int = DEFAULT_OVERLAP,
                  half: bool | None = None, batch_size="auto", memory_budget: int | None = None,
-                 impulse_repair: bool = True):
+                 impulse_repair: bool = True, descriptor: ModelDescriptor | None = None):
         self.device = pick_device(device)
         if self.device.type == "cpu":
             from gir.utils.runtime import tune_allocator
 
             tune_allocator()
         if isinstance(model, nn.Module):
-            self.model = wrap_module(model, self.device)
+            self.model = wrap_module(model, self.device, descriptor)
         else:
             self.model = load_cached(model, self.device)
         self.tile = _parse_tile(tile)
@@ -239,16 +248,16 @@ class Restorer:
         (:func:`view_grid`), the scale its code was trained at; for networks with a context map, the map of
         the whole image padded to the size multiple (and by the net's ``context_halo`` cells), which
         :meth:`forward` crops per tile."""
-        net = self.model.module
-        get = getattr(net, "image_context", None)
-        if get is None:
+        desc = self.model.descriptor
+        if desc.context == "none":
             return None
         import cv2
 
+        get = self.model.module.image_context
         h, w = rgb.shape[:2]
-        is_map = bool(getattr(net, "context_cell", None))
-        if getattr(net, "context_view", 0) and not is_map:
-            return self._view_context(rgb, get, net.context_view)
+        is_map = desc.context == "map"
+        if desc.context_view and not is_map:
+            return self._view_context(rgb, get, desc.context_view)
         if is_map:
             m = self.multiple
             view = np.pad(rgb, ((0, (-h) % m), (0, (-w) % m), (0, 0)), mode="edge")  # as the net pads
@@ -258,7 +267,7 @@ class Restorer:
                                                        interpolation=cv2.INTER_AREA)
         with torch.inference_mode():
             code = get(self._to_batch(view[None]))
-        halo = getattr(net, "context_halo", 0) if is_map else 0  # cells the net wants around each tile's own
+        halo = desc.context_halo  # cells the net wants around each tile's own
         return F.pad(code, (halo,) * 4, mode="replicate") if halo else code
 
     def _view_context(self, rgb: np.ndarray, get, side: int, batch: int = 16) -> torch.Tensor:
@@ -280,8 +289,7 @@ class Restorer:
                       ) -> torch.Tensor:
         """The cells of a context map under each tile (tiles start on multiples of the cell size), with the
         net's ``context_halo`` cells around them (the map was padded by as many in :meth:`image_context`)."""
-        net = self.model.module
-        cell, halo = net.context_cell, getattr(net, "context_halo", 0)
+        cell, halo = self.model.descriptor.context_cell, self.model.descriptor.context_halo
         ext = 2 * halo
         return torch.cat([context[:, :, y // cell:(y + th) // cell + ext, x // cell:(x + tw) // cell + ext]
                           for y, x in origins])
@@ -420,11 +428,31 @@ def progress_bar(progress: bool | str, total: int) -> Iterator[Callable[[int], N
 
 def restore(image, model=None, *, device="auto", tile="auto", overlap: int = DEFAULT_OVERLAP,
             half: bool | None = None, impulse_repair: bool = True, progress: bool | str = False) -> np.ndarray:
-    """Restore one image with a (cached) model: float32 HxWx3 in [0, 1] in, the same shape and dtype out.
+    """Restore one image: float32 HxWx3 in [0, 1] in, the same shape and dtype out.
 
     image: a float HxWx3 array in [0, 1], a :class:`gir.io.Image` or an image file path.
-    model, device, tile, overlap, half, impulse_repair: as for :class:`Restorer` (model None = the shipped
-    default).
+    model None: the default pipeline (:class:`gir.restore.pipeline.Pipeline`: analyze, plan, experts, verify;
+    a photo with nothing detected comes back unchanged); a model name or path: that single network on the
+    whole image (cached), e.g. ``model="gir-wunet-cpu"`` for milestone 1's blind network.
+    device, tile, overlap, half: as for :class:`Restorer`. impulse_repair: False leaves salt-and-pepper
+    samples alone (the pipeline skips its impulse expert).
     """
+    if model is None:
+        return _default_pipeline(str(device), str(tile), int(overlap), half, bool(impulse_repair))(
+            image, progress=progress)
     return Restorer(model, device=device, tile=tile, overlap=overlap, half=half,
                     impulse_repair=impulse_repair)(image, progress=progress)
+
+
+_PIPELINES: dict[tuple, object] = {}
+
+
+def _default_pipeline(device: str, tile: str, overlap: int, half, impulse_repair: bool):
+    """The default :class:`~gir.restore.pipeline.Pipeline` for these settings, built once."""
+    key = (device, tile, overlap, half, impulse_repair)
+    if key not in _PIPELINES:
+        from gir.restore.pipeline import Pipeline
+
+        _PIPELINES[key] = Pipeline(device=device, tile=tile, overlap=overlap, half=half,
+                                   skip=None if impulse_repair else ["impulse"])
+    return _PIPELINES[key]

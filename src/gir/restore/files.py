@@ -1,12 +1,15 @@
 """Restoring image files: where outputs go, which format they get, and the per-file loop of ``gir restore``."""
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from pathlib import Path
 from typing import Callable
 
-from gir.batch import BatchReport, expand_inputs, plan_outputs
+from gir.batch import BatchReport, atomic_write_text, expand_inputs, plan_outputs
 from gir.errors import GirError
+from gir.restore.plan import parse_families
 
 # --format value -> (format name for write_image, file suffix)
 FORMATS = {"png": ("PNG", ".png"), "jpg": ("JPEG", ".jpg"), "jpeg": ("JPEG", ".jpg"), "tif": ("TIFF", ".tif"),
@@ -86,42 +89,117 @@ def plan_restore(items: list[str], output, fmt: str | None = None
 
 def restore_files(items: list[str], output, *, model=None, device="auto", tile="auto", overlap: int = 32,
                   half: bool | None = None, fmt: str | None = None, quality: int = 95, progress: bool = True,
-                  log: Callable[[str], None] | None = None, impulse_repair: bool = True) -> BatchReport:
+                  log: Callable[[str], None] | None = None, impulse_repair: bool = True, only=None, skip=None,
+                  explain: bool = False, write_json: bool = False) -> BatchReport:
     """Restore image files (``gir restore``); see :func:`plan_restore` for where the results go.
 
-    Each output keeps its input's alpha, grayscale, bit depth and ICC profile (upright pixels, as read);
-    unreadable inputs are recorded in the returned report and skipped. The model loads once, before any
-    file is read. log: receives one line per image (None: silent). impulse_repair: see :class:`Restorer`.
-    """
-    from gir.io import read_image, save_like
-    from gir.restore.engine import Restorer
+    model None: the default pipeline (:class:`gir.restore.pipeline.Pipeline`: analyze, plan, experts,
+    verify); ``only`` / ``skip`` override its plan, ``explain`` logs its diagnosis, plan and step verdicts,
+    ``write_json`` writes them beside each output as ``<output name>.json``. A photo the pipeline leaves
+    unchanged is copied byte for byte when its output keeps the input's format. A model name or path: that
+    single network on every image (the previous behaviour), with the impulse repair first unless
+    ``impulse_repair`` is False.
 
+    Each output keeps its input's alpha, grayscale, bit depth and ICC profile (upright pixels, as read);
+    unreadable inputs are recorded in the returned report and skipped. Models load once, before any file is
+    read. log: receives one line per image (None: silent).
+    """
     if not 1 <= int(quality) <= 100:
         raise GirError(f"--quality must be in 1..100, got {quality}")
+    if model is not None and (only is not None or skip is not None):
+        raise GirError("--only and --skip choose the default pipeline's experts; they do not apply to --model")
     plan, problems, folder = plan_restore(items, output, fmt)
-    restorer = Restorer(model, device=device, tile=tile, overlap=overlap, half=half,
-                        impulse_repair=impulse_repair)
+    runner = _runner(model, device=device, tile=tile, overlap=overlap, half=half, impulse_repair=impulse_repair,
+                     only=only, skip=skip)
     if log is not None:
-        log(restorer.describe())
+        log(runner.describe())
     report = BatchReport(failures=list(problems))
     if plan and folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
     for src, (dst, write_fmt) in plan.items():
         try:
             t0 = time.perf_counter()
-            img = read_image(src)
-            rgb, img.rgb = img.rgb, None  # the restorer's input is the only full-size copy kept
-            h, w = rgb.shape[:2]
-            out = restorer(rgb, progress=src.name if progress else False)
-            del rgb
-            save_like(dst, out, img, format=write_fmt, quality=quality)
-            del out
+            note = runner.restore_file(src, dst, write_fmt, quality, progress, write_json)
             report.done += 1
             if log is not None:
-                repaired = restorer.last_impulse is not None and restorer.last_impulse.impulsive
-                note = ", salt-and-pepper samples repaired first" if repaired else ""
-                log(f"{src} -> {dst} ({w}x{h}, {time.perf_counter() - t0:.2f} s{note})")
+                log(runner.explanation if explain and runner.explanation else
+                    f"{src} -> {dst} ({time.perf_counter() - t0:.2f} s{note})")
         except (GirError, OSError, ValueError, RuntimeError) as e:
             text = " ".join(str(e).split())
             report.fail(text if text.startswith(str(src)) else f"{src}: {text}")
     return report
+
+
+def _runner(model, **kw):
+    return _PipelineFiles(**kw) if model is None else _NetworkFiles(model, **kw)
+
+
+class _NetworkFiles:
+    """One network on every file (``--model``)."""
+
+    explanation = ""
+
+    def __init__(self, model, *, device, tile, overlap, half, impulse_repair, only=None, skip=None):
+        from gir.restore.engine import Restorer
+
+        self.restorer = Restorer(model, device=device, tile=tile, overlap=overlap, half=half,
+                                 impulse_repair=impulse_repair)
+
+    def describe(self) -> str:
+        return self.restorer.describe()
+
+    def restore_file(self, src: Path, dst: Path, write_fmt, quality: int, progress: bool, write_json: bool) -> str:
+        from gir.io import read_image, save_like
+
+        img = read_image(src)
+        rgb, img.rgb = img.rgb, None  # the restorer's input is the only full-size copy kept
+        out = self.restorer(rgb, progress=src.name if progress else False)
+        del rgb
+        save_like(dst, out, img, format=write_fmt, quality=quality)
+        if write_json:
+            atomic_write_text(Path(f"{dst}.json"), json.dumps({"file": str(src), "model": self.restorer.describe()}))
+        repaired = self.restorer.last_impulse is not None and self.restorer.last_impulse.impulsive
+        return ", salt-and-pepper samples repaired first" if repaired else ""
+
+
+class _PipelineFiles:
+    """The default pipeline on every file."""
+
+    def __init__(self, *, device, tile, overlap, half, impulse_repair, only=None, skip=None):
+        from gir.restore.pipeline import Pipeline
+
+        if not impulse_repair:
+            skip = sorted(set(parse_families(skip, "--skip") or ()) | {"impulse"})
+        try:
+            self.pipeline = Pipeline(device=device, tile=tile, overlap=overlap, half=half, only=only, skip=skip)
+        except GirError as e:
+            raise GirError(f"{e}; the default pipeline needs it (--model NAME|PATH runs one network instead)") from None
+        self.explanation = ""
+
+    def describe(self) -> str:
+        experts = ", ".join(f"{n} ({'/'.join(e.families)})" for n, e in self.pipeline.experts.items())
+        return f"default pipeline: analyze -> plan -> experts -> verify; experts: {experts}"
+
+    def restore_file(self, src: Path, dst: Path, write_fmt, quality: int, progress: bool, write_json: bool) -> str:
+        from gir.analysis.jpeg_tables import read_jpeg_tables
+        from gir.io import read_image, save_like
+
+        img = read_image(src)
+        rgb, img.rgb = img.rgb, None
+        outcome = self.pipeline.run(rgb, jpeg=read_jpeg_tables(src), file=str(src),
+                                    progress=src.name if progress else False)
+        del rgb
+        same_format = _SUFFIX_FORMAT.get(src.suffix.lower()) == write_fmt
+        if not outcome.changed and same_format:
+            shutil.copyfile(src, dst)  # nothing kept: the very same file, not a re-encoded one
+        else:
+            save_like(dst, outcome.image, img, format=write_fmt, quality=quality)
+        if write_json:
+            atomic_write_text(Path(f"{dst}.json"), json.dumps({**outcome.to_dict(), "output": str(dst)}, indent=2))
+        self.explanation = f"{outcome.explain()}\n  -> {dst}"
+        kept = [r.step.expert for r in outcome.records if r.check.kept]
+        undone = [r.step.expert for r in outcome.records if not r.check.kept]
+        parts = [f"found: {outcome.diagnosis.verdict()}", f"ran: {', '.join(kept) or 'nothing'}"]
+        if undone:
+            parts.append(f"undone: {', '.join(undone)}")
+        return "; " + "; ".join(parts)

@@ -19,8 +19,7 @@ def evaluate(model: nn.Module, val_set, device: torch.device, crop_border: int =
     mean over tasks of each task's mean) and ``"tasks": {name: {"psnr", "ssim", "psnr_in", "n"}}`` where
     ``psnr_in`` is the degraded input's PSNR (the baseline the network should beat).
     """
-    from gir.data.patches import quantize
-    from gir.metrics import psnr, ssim
+    from gir.metrics import psnr, score_restored
 
     was_training = model.training
     model.eval()
@@ -28,11 +27,9 @@ def evaluate(model: nn.Module, val_set, device: torch.device, crop_border: int =
     try:
         for item in val_set:
             x = torch.from_numpy(np.ascontiguousarray(item.lq.transpose(2, 0, 1)))[None].to(device)
-            y = model(x).float().clamp_(0, 1)[0].permute(1, 2, 0).cpu().numpy()
-            y = quantize(y)
+            y = model(x).float()[0].permute(1, 2, 0).cpu().numpy()
             kw = dict(crop_border=crop_border, y_channel=y_channel)
-            scores[item.task].append((float(psnr(y, item.gt, **kw)), float(ssim(y, item.gt, **kw)),
-                                      float(psnr(item.lq, item.gt, **kw))))
+            scores[item.task].append((*score_restored(y, item.gt, **kw), float(psnr(item.lq, item.gt, **kw))))
     finally:
         model.train(was_training)
     tasks = {t: {"psnr": float(np.mean([s[0] for s in v])), "ssim": float(np.mean([s[1] for s in v])),

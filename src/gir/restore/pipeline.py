@@ -1,0 +1,170 @@
+"""`gir restore`'s default path, one way through: image -> analysis -> plan -> experts -> verified output.
+
+    from gir.restore.pipeline import Pipeline
+    result = Pipeline()(rgb)                  # float32 HxWx3 in [0, 1] -> float32 HxWx3 in [0, 1]
+    outcome = Pipeline().run("photo.jpg")      # the image plus what was found, planned, run, kept and undone
+    print(outcome.explain())
+
+1. :mod:`gir.analysis` says which degradation families the photo has, how strong (a JPEG file's tables too).
+2. :func:`gir.restore.plan.make_plan` picks the experts and their order; a clean photo gets an empty plan and
+   comes back as the very same pixels.
+3. Each expert (:mod:`gir.restore.experts`) runs, tiled where it is a network.
+4. :func:`gir.restore.verify.verify` analyses the output again and undoes a step that did not help or did
+   harm. After every step the rest of the plan is made again from the latest analysis, so a family that a
+   step reveals (blur under noise) is restored when its turn comes.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from gir.analysis.analyze import THRESHOLD, Diagnosis, get_analyzer
+from gir.errors import GirError
+from gir.restore.experts import Expert, coverage, shipped_experts
+from gir.restore.plan import ORDER, Plan, Step, make_plan, parse_families
+from gir.restore.verify import Check, verify
+
+
+@dataclass
+class StepRecord:
+    """What one planned step did: the step, the verification, its time and how much it changed the image
+    (PSNR of its output against its input; inf when unchanged)."""
+
+    step: Step
+    check: Check
+    seconds: float
+    change_db: float
+
+    def to_dict(self) -> dict:
+        return {"expert": self.step.expert, "families": list(self.step.families), **self.check.to_dict(),
+                "seconds": round(self.seconds, 3),
+                "change_psnr": None if not np.isfinite(self.change_db) else round(self.change_db, 2)}
+
+
+@dataclass
+class Outcome:
+    """The restored image with its story: the first diagnosis, the first plan, every step's record and the
+    total time. ``changed``: some step was kept (False: ``image`` is the input array itself)."""
+
+    image: np.ndarray
+    diagnosis: Diagnosis
+    plan: Plan
+    records: list[StepRecord] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return any(r.check.kept for r in self.records)
+
+    def to_dict(self) -> dict:
+        return {"file": self.diagnosis.file, "diagnosis": self.diagnosis.to_dict(), "plan": self.plan.to_dict(),
+                "steps": [r.to_dict() for r in self.records], "changed": self.changed,
+                "seconds": round(self.seconds, 3)}
+
+    def explain(self) -> str:
+        """Several lines for ``--explain``: diagnosis, plan, each step's verdict."""
+        name = self.diagnosis.file or "image"
+        lines = [f"{name}: {self.diagnosis.verdict()}"]
+        if self.plan.empty and not self.records:
+            lines.append("  plan: nothing to do; the pixels are returned unchanged")
+        else:
+            lines.append("  plan: " + (" -> ".join(s.describe() for s in self.plan.steps) or "nothing"))
+        for family, why in self.plan.skipped.items():
+            lines.append(f"  left alone: {family} ({why})")
+        for r in self.records:
+            verdict = "kept" if r.check.kept else "UNDONE"
+            change = "" if not np.isfinite(r.change_db) else f", changed the image to {r.change_db:.1f} dB"
+            lines.append(f"  {r.step.expert}: {verdict}: {r.check.why} ({r.seconds:.2f} s{change})")
+        lines.append(f"  total {self.seconds:.2f} s")
+        return "\n".join(lines)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+
+
+def _later(families: Sequence[str]) -> tuple[str, ...]:
+    """The families after all of ``families`` in the restore order."""
+    return ORDER[max(ORDER.index(f) for f in families) + 1:]
+
+
+class Pipeline:
+    """Analyze, plan, run the experts, verify. Reusable for many images (models load once).
+
+    analyzer: an :class:`~gir.analysis.analyze.Analyzer` (or any callable ``(rgb, jpeg=, file=) ->
+        Diagnosis``), a shipped name or a checkpoint path (None: the shipped ``gir-analyzer``).
+    experts: name -> :class:`~gir.restore.experts.Expert` (None: the installed shipped experts).
+    device, tile, overlap, half: for the network experts, as for :class:`gir.restore.engine.Restorer`.
+    only / skip: family names (or ``"noise,jpeg"``) that override the plan (``--only`` / ``--skip``).
+    threshold: the analyzer's detection threshold. verify: False keeps every step (for experiments only).
+    """
+
+    def __init__(self, *, analyzer=None, experts: Mapping[str, Expert] | None = None, device="auto",
+                 tile="auto", overlap: int = 32, half: bool | None = None, only=None, skip=None,
+                 threshold: float = THRESHOLD, verify: bool = True):
+        from gir.restore.engine import pick_device
+
+        self.device = pick_device(device)
+        self.analyzer = analyzer if callable(analyzer) else get_analyzer(analyzer, device="cpu")
+        options = {"device": self.device, "tile": tile, "overlap": overlap, "half": half}
+        self.experts = dict(experts) if experts is not None else shipped_experts(options)
+        self.covers = coverage(self.experts)
+        self.only = parse_families(only, "--only")
+        self.skip = parse_families(skip, "--skip")
+        if not 0.0 < float(threshold) < 1.0:
+            raise GirError(f"threshold must be between 0 and 1, got {threshold}")
+        self.threshold = float(threshold)
+        self.verify = bool(verify)
+
+    def plan(self, diagnosis: Diagnosis, after: Sequence[str] = ()) -> Plan:
+        return make_plan(diagnosis, self.covers, only=self.only, skip=self.skip, threshold=self.threshold,
+                         after=after)
+
+    def run(self, image, *, jpeg=None, file: str | None = None, progress: bool | str = False) -> Outcome:
+        """Restore one image (float32 HxWx3 in [0, 1], a :class:`gir.io.Image` or a path; a JPEG path also
+        gives its quantisation tables) -> :class:`Outcome`."""
+        from gir.analysis.analyze import _load
+
+        t0 = time.perf_counter()
+        rgb, file, jpeg = _load(image, file, jpeg)
+        rgb = np.asarray(rgb, dtype=np.float32)
+        diagnosis = self.analyzer(rgb, jpeg=jpeg, file=file)
+        plan = self.plan(diagnosis)
+        outcome = Outcome(rgb, diagnosis, plan)
+        if plan.empty:
+            outcome.seconds = time.perf_counter() - t0
+            return outcome
+        # The tables describe the file, not the pixels after a step: verification compares pixels with pixels.
+        current, seen = rgb, (self.analyzer(rgb, file=file) if jpeg is not None else diagnosis)
+        planned_from = diagnosis  # the analysis the rest of the plan is made from
+        done: list[str] = []
+        steps = list(plan.steps)
+        while steps:
+            step = steps[0]
+            t1 = time.perf_counter()
+            out = self.experts[step.expert](current, progress=progress)
+            after = self.analyzer(out, file=file)
+            if self.verify:
+                check = verify(step.families, seen, after, current, out, later=_later(step.families),
+                               threshold=self.threshold)
+            else:
+                check = Check(True, "not verified (verify=False)")
+            outcome.records.append(StepRecord(step, check, time.perf_counter() - t1, _psnr(out, current)))
+            if check.kept:
+                current, seen, planned_from = out, after, after
+            done.extend(step.families)
+            # Re-plan what comes after from the latest kept analysis (a step may reveal a later family); after
+            # an undone step that is the same analysis as before, so the rest of the plan does not change.
+            steps = list(self.plan(planned_from, after=done).steps)
+        outcome.image = current
+        outcome.seconds = time.perf_counter() - t0
+        return outcome
+
+    def __call__(self, image, progress: bool | str = False) -> np.ndarray:
+        """Restore one image -> float32 HxWx3 in [0, 1] (the input array itself when nothing was kept)."""
+        return self.run(image, progress=progress).image
+

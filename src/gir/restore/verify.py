@@ -1,0 +1,89 @@
+"""Verification of one restore step: keep it only where the analyzer sees that it helped and did no harm.
+
+After an expert runs, the output is analysed again and compared with the analysis of the step's input
+(:func:`verify`). The step is undone when:
+
+1. **it did not help**: none of its families fell below the detection threshold, and together their
+   probabilities fell by less than :data:`MIN_DROP`;
+2. **it introduced a degradation**: a family that was absent before (p < :data:`ABSENT`) is detected after it
+   (p >= the threshold) and is not one the plan restores later (``later``): a denoiser that erases texture
+   shows up as blur, which the sharpening expert may legitimately reveal only when it comes later;
+3. **it shifted tones**: for experts whose families do not change tones (all but haze, low light and snow),
+   the mean absolute difference of the two images' 16x-area-downsampled views exceeds
+   :data:`MAX_TONE_SHIFT` (a darkened pale facade, a greyed black background).
+
+This is what "do no harm" can check without the clean image: the analyzer is the only judge, so a step whose
+output the analyzer cannot tell from its input is not kept.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+
+from gir.analysis.analyze import THRESHOLD, Diagnosis
+
+MIN_DROP = 0.2  # summed probability of the step's families must fall at least this much (or below threshold)
+ABSENT = 0.3  # a family below this before the step counts as absent
+MAX_TONE_SHIFT = 3.0 / 255  # mean |difference| of 16x-downsampled views
+TONAL_FAMILIES = frozenset({"haze", "low_light", "snow"})
+TONE_SCALE = 16
+
+
+@dataclass
+class Check:
+    """The verdict on one step: ``kept``, ``why`` (one line), the probabilities of every family before and
+    after (rounded), and the tone shift measured (0-255 scale)."""
+
+    kept: bool
+    why: str
+    before: dict[str, float] = field(default_factory=dict)
+    after: dict[str, float] = field(default_factory=dict)
+    tone_shift: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"kept": self.kept, "why": self.why, "before": self.before, "after": self.after,
+                "tone_shift": round(self.tone_shift, 2)}
+
+
+def tone_shift(a: np.ndarray, b: np.ndarray, scale: int = TONE_SCALE) -> float:
+    """Mean absolute difference (0-1 scale) of the two HxWx3 images' area-downsampled views (1/scale)."""
+    import cv2
+
+    h, w = a.shape[:2]
+    size = (max(1, w // scale), max(1, h // scale))
+    va = cv2.resize(np.ascontiguousarray(a), size, interpolation=cv2.INTER_AREA)
+    vb = cv2.resize(np.ascontiguousarray(b), size, interpolation=cv2.INTER_AREA)
+    return float(np.abs(va - vb).mean())
+
+
+def _probs(d: Diagnosis) -> dict[str, float]:
+    return {name: round(f.p, 3) for name, f in d.findings.items()}
+
+
+def verify(families: Iterable[str], before: Diagnosis, after: Diagnosis, rgb_before: np.ndarray,
+           rgb_after: np.ndarray, *, later: Iterable[str] = (), threshold: float = THRESHOLD) -> Check:
+    """Keep or undo a step that restored ``families`` (see the module docstring for the three rules).
+
+    before / after: the analyses of the step's input and output; rgb_before / rgb_after: the images (float32
+    HxWx3 in [0, 1]); later: families the plan restores after this step."""
+    families = tuple(families)
+    pb, pa = _probs(before), _probs(after)
+    shift = tone_shift(rgb_before, rgb_after) * 255 if not TONAL_FAMILIES & set(families) else 0.0
+
+    def check(kept: bool, why: str) -> Check:
+        return Check(kept, why, pb, pa, shift)
+
+    gone = [f for f in families if pa[f] < threshold <= pb[f]]
+    drop = sum(pb[f] - pa[f] for f in families)
+    changes = ", ".join(f"{f} {pb[f]:.0%} -> {pa[f]:.0%}" for f in families)
+    if not gone and drop < MIN_DROP:
+        return check(False, f"did not help: {changes}")
+    later = set(later)
+    new = [f for f in pa if f not in families and f not in later and pb[f] < ABSENT and pa[f] >= threshold]
+    if new:
+        return check(False, "introduced " + ", ".join(f"{f} ({pb[f]:.0%} -> {pa[f]:.0%})" for f in new))
+    if shift > MAX_TONE_SHIFT * 255:
+        return check(False, f"shifted tones by {shift:.1f}/255 on average (at most {MAX_TONE_SHIFT * 255:.0f})")
+    return check(True, f"helped: {changes}")

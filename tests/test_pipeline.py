@@ -1,0 +1,212 @@
+"""The default restore path: plan (pure), verify, and the pipeline with made-up analyzers and experts."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from gir.analysis.analyze import Diagnosis, Finding
+from gir.analysis.families import FAMILIES
+from gir.errors import GirError
+from gir.restore.experts import ClassicalExpert, coverage
+from gir.restore.plan import ORDER, make_plan, parse_families
+from gir.restore.pipeline import Pipeline
+from gir.restore.verify import MAX_TONE_SHIFT, verify
+
+COVERS = {"impulse": "impulse", "jpeg": "jpeg", "noise": "noise", "blur": "sharpen", "resize": "sharpen",
+          "damage": "general", "haze": "general", "rain": "general"}
+
+
+def diag(clean: float = 0.9, **found) -> Diagnosis:
+    """A diagnosis with p = found[family] (a float, or (p, strengths)) and 0.01 elsewhere."""
+    findings = {}
+    for name in FAMILIES:
+        value = found.get(name, 0.01)
+        p, strength = value if isinstance(value, tuple) else (value, {})
+        findings[name] = Finding(float(p), dict(strength))
+    return Diagnosis(clean, findings, (64, 64), 1)
+
+
+# ------------------------------------------------------------------------------------------------ plan
+def test_clean_photo_gets_an_empty_plan():
+    plan = make_plan(diag(), COVERS)
+    assert plan.empty and plan.skipped == {}
+
+
+def test_plan_undoes_the_last_degradation_first():
+    plan = make_plan(diag(0.0, noise=0.8, jpeg=(0.9, {"quality": 30.0}), blur=0.7, haze=0.6), COVERS)
+    assert [s.expert for s in plan.steps] == ["jpeg", "noise", "sharpen", "general"]
+    assert plan.steps[0].strengths == {"jpeg.quality": 30.0}
+
+
+def test_one_expert_for_two_families_runs_once_at_the_first_place():
+    plan = make_plan(diag(0.0, blur=0.7, resize=0.9), COVERS)
+    assert len(plan.steps) == 1 and plan.steps[0].families == ("resize", "blur")
+
+
+def test_damage_needs_high_confidence_unless_asked_for():
+    plan = make_plan(diag(0.2, damage=0.7), COVERS)
+    assert plan.empty and "below the 90%" in plan.skipped["damage"]
+    assert [s.expert for s in make_plan(diag(0.2, damage=0.7), COVERS, only=["damage"]).steps] == ["general"]
+    assert [s.expert for s in make_plan(diag(0.0, damage=0.95), COVERS).steps] == ["general"]
+
+
+def test_mild_jpeg_is_reported_not_restored():
+    plan = make_plan(diag(0.5, jpeg=(0.8, {"quality": 90.0})), COVERS)
+    assert plan.empty and plan.skipped["jpeg"].startswith("mild")
+
+
+def test_only_skip_and_missing_experts():
+    d = diag(0.0, noise=0.9, jpeg=(0.9, {"quality": 20.0}), snow=0.8)
+    assert [s.expert for s in make_plan(d, COVERS, only=["noise"]).steps] == ["noise"]
+    plan = make_plan(d, COVERS, skip=["jpeg"])
+    assert [s.expert for s in plan.steps] == ["noise"]
+    assert plan.skipped == {"jpeg": "--skip", "snow": "no expert for it"}
+
+
+def test_replanning_only_plans_later_families():
+    d = diag(0.0, noise=0.9, jpeg=(0.9, {"quality": 20.0}), blur=0.8)
+    assert [s.expert for s in make_plan(d, COVERS, after=["noise"]).steps] == ["sharpen"]
+
+
+def test_parse_families_rejects_unknown_names():
+    assert parse_families("noise, jpeg", "--only") == {"noise", "jpeg"}
+    assert parse_families(None, "--only") is None
+    with pytest.raises(GirError, match="--skip: unknown degradation family nois; known"):
+        parse_families("nois", "--skip")
+
+
+def test_every_family_has_a_place_in_the_order():
+    assert sorted(ORDER) == sorted(FAMILIES)
+
+
+# ---------------------------------------------------------------------------------------------- verify
+def _img(seed=0):
+    return np.random.default_rng(seed).uniform(0.2, 0.8, (64, 64, 3)).astype(np.float32)
+
+
+def test_verify_keeps_a_step_that_removed_its_family():
+    x = _img()
+    check = verify(["noise"], diag(0.0, noise=0.9), diag(0.9, noise=0.1), x, x)
+    assert check.kept and check.why.startswith("helped: noise 90% -> 10%")
+
+
+def test_verify_undoes_a_step_that_did_not_help():
+    x = _img()
+    check = verify(["noise"], diag(0.0, noise=0.9), diag(0.0, noise=0.85), x, x)
+    assert not check.kept and "did not help" in check.why
+
+
+def test_verify_undoes_a_step_that_introduced_a_degradation_but_not_a_revealed_later_one():
+    x = _img()
+    before, after = diag(0.0, noise=0.9), diag(0.0, noise=0.1, damage=0.8)
+    assert "introduced damage" in verify(["noise"], before, after, x, x).why
+    after = diag(0.0, noise=0.1, blur=0.8)
+    assert verify(["noise"], before, after, x, x, later=["blur"]).kept
+
+
+def test_verify_undoes_a_tone_shift_except_for_tonal_families():
+    x = _img()
+    darker = x - 3 * MAX_TONE_SHIFT
+    check = verify(["noise"], diag(0.0, noise=0.9), diag(0.9, noise=0.1), x, darker)
+    assert not check.kept and "shifted tones" in check.why
+    assert verify(["haze"], diag(0.0, haze=0.9), diag(0.9, haze=0.1), x, darker).kept
+
+
+# -------------------------------------------------------------------------------------------- pipeline
+def _noise_level(rgb: np.ndarray) -> float:
+    """Robust noise sigma (0-1 scale) from the median absolute Laplacian-like residual."""
+    g = rgb.mean(axis=2)
+    r = g - cv2.GaussianBlur(g, (0, 0), 1.0)
+    return float(np.median(np.abs(r)) / 0.6745 * 1.6)
+
+
+class FakeAnalyzer:
+    """Says `noise` when the image is noisy, `damage` when it has a black pixel row, else clean."""
+
+    def __call__(self, rgb, jpeg=None, file=None):
+        noisy = _noise_level(rgb) > 0.02
+        damaged = bool((rgb[..., 0].max(axis=1) < 0.02).any())
+        d = diag(0.0 if noisy or damaged else 0.95, noise=0.9 if noisy else 0.02, damage=0.95 if damaged else 0.01)
+        d.file = file
+        return d
+
+
+def _smooth(rgb):
+    return cv2.GaussianBlur(rgb, (0, 0), 1.5)
+
+
+def _darken(rgb):
+    return np.clip(_smooth(rgb) - 0.1, 0, 1)
+
+
+def _photo():
+    y, x = np.mgrid[0:96, 0:96] / 96.0
+    return np.stack([0.3 + 0.4 * x, 0.3 + 0.4 * y, 0.5 + 0 * x], -1).astype(np.float32)
+
+
+def _pipeline(noise_fn=_smooth, **kw):
+    experts = {"noise": ClassicalExpert("noise", ("noise",), "classical", "test", fn=noise_fn),
+               "general": ClassicalExpert("general", ("damage",), "classical", "test", fn=lambda r: r * 0 + 0.5)}
+    return Pipeline(analyzer=FakeAnalyzer(), experts=experts, device="cpu", **kw)
+
+
+def test_clean_photo_comes_back_as_the_same_pixels():
+    img = _photo()
+    outcome = _pipeline().run(img)
+    assert outcome.plan.empty and not outcome.records and not outcome.changed
+    assert outcome.image is img
+    assert "nothing to do" in outcome.explain()
+
+
+def test_noisy_photo_is_denoised_and_the_step_is_kept():
+    img = _photo()
+    noisy = np.clip(img + np.random.default_rng(0).normal(0, 0.08, img.shape), 0, 1).astype(np.float32)
+    outcome = _pipeline().run(noisy)
+    assert [r.step.expert for r in outcome.records] == ["noise"] and outcome.records[0].check.kept
+    assert np.abs(outcome.image - img).mean() < np.abs(noisy - img).mean() / 2
+    d = outcome.to_dict()
+    assert d["changed"] and d["steps"][0]["kept"] and json.dumps(d)
+
+
+def test_a_harmful_step_is_undone_and_reported():
+    noisy = np.clip(_photo() + np.random.default_rng(1).normal(0, 0.08, (96, 96, 3)), 0, 1).astype(np.float32)
+    outcome = _pipeline(noise_fn=_darken).run(noisy)
+    assert not outcome.changed and outcome.image is noisy
+    assert "UNDONE" in outcome.explain() and "shifted tones" in outcome.records[0].check.why
+
+
+def test_only_and_skip_reach_the_plan():
+    noisy = np.clip(_photo() + np.random.default_rng(2).normal(0, 0.08, (96, 96, 3)), 0, 1).astype(np.float32)
+    assert not _pipeline(skip="noise").run(noisy).records
+    with pytest.raises(GirError, match="--only: unknown"):
+        _pipeline(only="noize")
+
+
+def test_coverage_first_expert_wins():
+    a = ClassicalExpert("a", ("noise", "blur"), "classical", "")
+    b = ClassicalExpert("b", ("blur", "haze"), "classical", "")
+    assert coverage({"a": a, "b": b}) == {"noise": "a", "blur": "a", "haze": "b"}
+
+
+def test_restore_files_copies_an_unchanged_photo_byte_for_byte(tmp_path, monkeypatch):
+    import gir.restore.pipeline as pipeline_mod
+    from gir.io import write_image
+    from gir.restore.files import restore_files
+
+    monkeypatch.setattr(pipeline_mod, "get_analyzer", lambda *a, **k: FakeAnalyzer())
+    monkeypatch.setattr(pipeline_mod, "shipped_experts", lambda options: {})
+    src = tmp_path / "clean.jpg"
+    write_image(src, _photo(), quality=90)
+    lines = []
+    report = restore_files([str(src)], tmp_path / "out", progress=False, log=lines.append, explain=True,
+                           write_json=True)
+    assert report.done == 1 and not report.failures
+    out = tmp_path / "out" / "clean.jpg"
+    assert out.read_bytes() == src.read_bytes()
+    assert json.loads((tmp_path / "out" / "clean.jpg.json").read_text())["changed"] is False
+    assert any("nothing to do" in line for line in lines)
+    with pytest.raises(GirError, match="do not apply to --model"):
+        restore_files([str(src)], tmp_path / "o2", model="x", only="noise")
