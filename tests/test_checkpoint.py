@@ -233,6 +233,23 @@ def test_export_keeps_only_the_ema_weights_and_the_config(tmp_path):
         assert torch.equal(shipped(_x()), expected(_x()))
 
 
+def test_fp16_export_halves_the_file_and_loads_into_float32(tmp_path):
+    from gir.models.checkpoint import export_weights
+
+    model = _model()
+    src = tmp_path / "net.safetensors"
+    save_checkpoint(src, _randomised_state(model, 2), _randomised_state(model, 3), model_cfg=CFG, meta={})
+    export_weights(src, tmp_path / "full.safetensors")
+    meta = export_weights(src, tmp_path / "half.safetensors", fp16=True)
+    assert meta["stored_as"] == "float16"
+    assert (tmp_path / "half.safetensors").stat().st_size < 0.6 * (tmp_path / "full.safetensors").stat().st_size
+    full, half = load_model(tmp_path / "full.safetensors"), load_model(tmp_path / "half.safetensors")
+    assert all(p.dtype == torch.float32 for p in half.parameters())
+    with torch.no_grad():
+        a, b = full(_x()), half(_x())
+        assert ((a - b).abs().max() / a.abs().max()) < 1e-2  # float16's rounding of the weights only
+
+
 def test_export_refuses_checkpoints_without_a_model_config(tmp_path):
     from gir.models.checkpoint import export_weights
 

@@ -5,15 +5,17 @@
 #
 # Each expert is one `gir train` run in runs/experts/NAME; a run that already has a training state is
 # resumed (`gir train --resume`), a finished one only re-exported. On the 2-core dev machine: noise 8,000
-# iterations, jpeg and sharpen 4,000 each (see each config's header and the model cards for measured times).
+# iterations, jpeg 4,000 + 4,000 (stage 2), sharpen 4,000 (see each config's header and the model cards for measured times).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-for name in ${EXPERTS:-noise jpeg sharpen}; do
+# config:expert it ships as (jpeg_stage2 continues jpeg's run and replaces its export)
+for item in ${EXPERTS:-noise:noise jpeg:jpeg jpeg_stage2:jpeg sharpen:sharpen}; do
+    name="${item%%:*}" expert="${item##*:}"
     run="runs/experts/$name"
     if [ -d "$run/states" ] && [ -n "$(ls -A "$run/states" 2>/dev/null)" ]; then
         gir train --resume "$run"
     else
         gir train "configs/experts/$name.yaml" --out-dir "$run"
     fi
-    gir export "$run/models/net_latest.safetensors" "src/gir/weights/gir-expert-$name.safetensors"
+    gir export "$run/models/net_latest.safetensors" "src/gir/weights/gir-expert-$expert.safetensors" --fp16
 done

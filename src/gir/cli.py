@@ -139,8 +139,9 @@ def cmd_export(args) -> int:
 
     if Path(args.output).resolve() == Path(args.checkpoint).resolve():
         raise GirError(f"{args.output}: the export would overwrite its source checkpoint")
-    export_weights(args.checkpoint, args.output, key=args.weights)
-    print(f"wrote {args.output} ({Path(args.output).stat().st_size / 2**20:.1f} MiB, {args.weights})")
+    export_weights(args.checkpoint, args.output, key=args.weights, fp16=args.fp16)
+    print(f"wrote {args.output} ({Path(args.output).stat().st_size / 2**20:.1f} MiB, {args.weights}"
+          f"{', float16' if args.fp16 else ''})")
     return 0
 
 
@@ -200,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("output", help="the .safetensors file to write")
     e.add_argument("--weights", default="params_ema", choices=("params_ema", "params"),
                    help="which weights to keep (default params_ema, falling back to params)")
+    e.add_argument("--fp16", action="store_true", help="store the weights as float16 (half the size; loaded "
+                                                        "into float32)")
     e.set_defaults(func=cmd_export)
 
     from gir.bench.cli import add_bench_parser

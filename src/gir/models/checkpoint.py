@@ -257,16 +257,21 @@ def load_model(path, key: str = "params_ema", map_location="cpu") -> nn.Module:
     return model.to(map_location).eval()
 
 
-def export_weights(src, dst, key: str = "params_ema", meta: dict | None = None) -> dict:
+def export_weights(src, dst, key: str = "params_ema", meta: dict | None = None, fp16: bool = False) -> dict:
     """Write only the ``key`` weights of checkpoint ``src`` (EMA by default) to ``dst`` for shipping.
 
     The model config is kept; ``meta`` is merged over the source's metadata (e.g. provenance) and
-    ``exported_from`` / ``weights`` record where the tensors came from. Returns the written metadata.
+    ``exported_from`` / ``weights`` record where the tensors came from. ``fp16``: store floating-point
+    tensors as float16 (half the file; :func:`load_model` loads them into the float32 model). Returns the
+    written metadata.
     """
     state, info = load_state(src, key)
     if info["model_cfg"] is None:
         raise CheckpointError(src, "has no model config; only checkpoints written by gir can be exported")
     merged = {**info["meta"], **(meta or {}), "exported_from": Path(src).name, "weights": info["key"] or key}
+    if fp16:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        merged["stored_as"] = "float16"
     save_checkpoint(dst, {k: v.contiguous() for k, v in state.items()}, None, info["model_cfg"], merged)
     return merged
 
