@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -195,3 +196,20 @@ def test_structures_are_drawn_deterministically():
 def test_calibration_identity_is_the_sigmoid():
     z = np.linspace(-4, 4, len(FAMILIES) + 1)
     assert Calibration.identity().apply(z) == pytest.approx(1 / (1 + np.exp(-z)))
+
+
+def test_shipped_analyzer_finds_noise_and_its_sigma_on_an_image_the_test_makes():
+    """The shipped weights (the README's `gir analyze`) read the noise of images the test makes: the conftest
+    scene carries Gaussian texture of std 0.03 (7.65 on the 0-255 scale); with sigma 25 added the total is
+    sqrt(25^2 + 7.65^2) = 26.1."""
+    from gir.analysis.analyze import analyze
+
+    clean = natural_image(256, 256, seed=3)
+    noisy = np.clip(clean + np.random.default_rng(0).normal(0, 25 / 255, clean.shape), 0, 1).astype(np.float32)
+    noisy = np.rint(noisy * 255).astype(np.float32) / 255
+    d = analyze(noisy)
+    assert d.findings["noise"].p > 0.9 and abs(d.findings["noise"].strength["sigma"] - 26.1) < 4
+    assert abs(analyze(clean).findings["noise"].strength["sigma"] - 7.65) < 3
+    smooth = cv2.GaussianBlur(clean, (0, 0), 2.0)  # the texture blurred away: no noise left
+    assert analyze(smooth).findings["noise"].p < 0.5
+    assert analyze(noisy).to_dict() == d.to_dict()  # deterministic

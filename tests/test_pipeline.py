@@ -210,3 +210,15 @@ def test_restore_files_copies_an_unchanged_photo_byte_for_byte(tmp_path, monkeyp
     assert any("nothing to do" in line for line in lines)
     with pytest.raises(GirError, match="do not apply to --model"):
         restore_files([str(src)], tmp_path / "o2", model="x", only="noise")
+
+
+def test_tone_check_of_a_denoiser_ignores_clipped_regions():
+    """Noise clipped at black biases the mean there; a denoiser that removes it is not shifting tones."""
+    from gir.restore.verify import tone_shift
+
+    clean = np.full((64, 64, 3), 0.5, np.float32)
+    clean[:, :48] = 0.0  # mostly black (on the 16-px cells of the check)
+    noisy = np.clip(clean + np.random.default_rng(3).normal(0, 0.1, clean.shape), 0, 1).astype(np.float32)
+    assert tone_shift(noisy, clean) > MAX_TONE_SHIFT  # the bias the plain check sees
+    check = verify(["noise"], diag(0.0, noise=0.9), diag(0.9, noise=0.1), noisy, clean)
+    assert check.kept and check.tone_shift < MAX_TONE_SHIFT * 255
