@@ -37,6 +37,13 @@ ASPECT = (3, 2)  # width : height of the test photos, like most cameras
 
 
 # ---------------------------------------------------------------------------------------------- images
+def read_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.height, im.width
+
+
 def photo_shape(megapixels: float) -> tuple[int, int]:
     """(height, width) of a 3:2 photo with about ``megapixels`` million pixels."""
     unit = (megapixels * 1e6 / (ASPECT[0] * ASPECT[1])) ** 0.5
@@ -146,14 +153,16 @@ def measure(cmd: list[str]) -> dict:
     out = json.loads(res.stdout.strip().splitlines()[-1])
     if out["rc"] != 0:
         raise RuntimeError(f"command failed ({out['rc']}): {shlex.join(cmd)}\n{res.stderr[-2000:]}")
-    logged = re.findall(r"\(\d+x\d+, ([\d.]+) s\)", res.stderr)  # gir restore's per-image line
-    out["image_s"] = float(logged[-1]) if logged else None
+    logged = re.findall(r"\(\d+x\d+, ([\d.]+) s(?:\)|; ran: ([^;)]*))", res.stderr)  # gir restore's image line
+    out["image_s"] = float(logged[-1][0]) if logged else None
+    out["ran"] = logged[-1][1] if logged else ""
     return out
 
 
-def restore_cmd(src: Path, dst: Path, model: str, device: str, tile: str) -> list[str]:
-    return [sys.executable, "-m", "gir.cli", "restore", str(src), "-o", str(dst), "--model", model,
-            "--device", device, "--tile", tile]
+def restore_cmd(src: Path, dst: Path, model: str | None, device: str, tile: str) -> list[str]:
+    """The `gir restore` command line; model None: the default pipeline."""
+    return [sys.executable, "-m", "gir.cli", "restore", str(src), "-o", str(dst),
+            *(["--model", model] if model else []), "--device", device, "--tile", tile]
 
 
 def cpu_name() -> str:
@@ -167,38 +176,46 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def run(models: dict[str, str], sizes: list[float], device: str, tile: str, repeat: int, keep: Path | None
-        ) -> list[dict]:
+def run(models: dict[str, str | None], sizes: list[float], device: str, tile: str, repeat: int,
+        keep: Path | None, photos: list[Path] = ()) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="gir-bench-") as tmp:
         work = keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        for mp in sizes:
-            h, w = photo_shape(mp)
-            src = work / f"photo-{mp:g}mp.png"
-            if not src.exists():
-                save_png(src, synthetic_photo(h, w, seed=int(mp * 10)))
-            dst = work / f"out-{mp:g}mp.png"
+        for item in [*sizes, *photos]:
+            if isinstance(item, Path):  # a given photo (e.g. a clean one: the pipeline only analyses it)
+                src, dst = item, work / f"out-{item.name}"
+                h, w = read_size(item)
+            else:
+                h, w = photo_shape(item)
+                src = work / f"photo-{item:g}mp.png"
+                if not src.exists():
+                    save_png(src, synthetic_photo(h, w, seed=int(item * 10)))
+                dst = work / f"out-{item:g}mp.png"
             ident = [sys.executable, os.path.abspath(__file__), "--identity-child", str(src), str(dst)]
             base = min((measure(ident) for _ in range(repeat)), key=lambda r: r["seconds"])
-            rows.append(dict(model="identity (read + tiles + write)", mp=h * w / 1e6, h=h, w=w, **base, ratio=1.0))
+            name = src.name if isinstance(item, Path) else f"synthetic {w}x{h}"
+            rows.append(dict(model="identity (read + tiles + write)", photo=name, mp=h * w / 1e6, h=h, w=w, **base,
+                             ratio=1.0))
             for label, model in models.items():
                 cmd = restore_cmd(src, dst, model, device, tile)
                 r = min((measure(cmd) for _ in range(repeat)), key=lambda r: r["seconds"])
-                rows.append(dict(model=label, mp=h * w / 1e6, h=h, w=w, **r, ratio=r["seconds"] / base["seconds"]))
+                rows.append(dict(model=label, photo=name, mp=h * w / 1e6, h=h, w=w, **r,
+                                 ratio=r["seconds"] / base["seconds"]))
                 print(f"  {label} {w}x{h}: {r['seconds']:.2f} s, {r['rss_gb']:.2f} GB", file=sys.stderr)
     return rows
 
 
 def table(rows: list[dict], header: str) -> str:
     lines = [header, "",
-             "| model | size | MP | seconds (process) | s/MP | x identity | image s (read-restore-write) | "
-             "peak RSS GB |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+             "| model | photo | MP | seconds (process) | s/MP | x identity | image s (read-restore-write) | "
+             "peak RSS GB | experts that ran |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         image_s = "" if r.get("image_s") is None else f"{r['image_s']:.2f}"
-        lines.append(f"| {r['model']} | {r['w']}x{r['h']} | {r['mp']:.1f} | {r['seconds']:.2f} | "
-                     f"{r['seconds'] / r['mp']:.2f} | {r['ratio']:.1f} | {image_s} | {r['rss_gb']:.2f} |")
+        lines.append(f"| {r['model']} | {r['photo']} | {r['mp']:.2f} | {r['seconds']:.2f} | "
+                     f"{r['seconds'] / r['mp']:.2f} | {r['ratio']:.1f} | {image_s} | {r['rss_gb']:.2f} | "
+                     f"{r.get('ran') or ''} |")
     return "\n".join(lines) + "\n"
 
 
@@ -207,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--identity-child"]:
         return identity_child(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", help="model NAME or checkpoint PATH (default: the shipped default model)")
+    ap.add_argument("--model", help="model NAME or checkpoint PATH (default: the default pipeline and, in the same "
+                                    "run, the previous single network gir-wunet-cpu)")
+    ap.add_argument("--photo", nargs="*", type=Path, default=[],
+                    help="also time these photos (e.g. a clean one, which the pipeline only analyses)")
     ap.add_argument("--arch", nargs="+", help="benchmark random-weight checkpoints of these architectures")
     ap.add_argument("--preset", default="small", help="preset for --arch (default small)")
     ap.add_argument("--sizes", nargs="+", type=float, default=[1, 4, 24], help="megapixels (default 1 4 24)")
@@ -229,12 +249,12 @@ def main(argv: list[str] | None = None) -> int:
                       for a in args.arch}
             notes.append("Random-weight checkpoints built for this run (speed does not depend on the weights).")
         elif DEFAULT_MODEL in shipped_models():
-            models = {DEFAULT_MODEL: DEFAULT_MODEL}
+            models = {"default pipeline": None, f"{DEFAULT_MODEL} (previous)": DEFAULT_MODEL}
         else:
             print(f"the shipped model {DEFAULT_MODEL} is not installed in {WEIGHTS_DIR}; pass --model PATH or "
                   f"--arch ARCH", file=sys.stderr)
             return 2
-        rows = run(models, args.sizes, args.device, args.tile, args.repeat, args.keep)
+        rows = run(models, args.sizes, args.device, args.tile, args.repeat, args.keep, args.photo)
 
     import torch
 

@@ -42,7 +42,7 @@ def test_plan_undoes_the_last_degradation_first():
 
 
 def test_one_expert_for_two_families_runs_once_at_the_first_place():
-    plan = make_plan(diag(0.0, blur=0.7, resize=0.9), COVERS)
+    plan = make_plan(diag(0.0, blur=0.7, resize=0.9), COVERS)  # (a table where one expert has both)
     assert len(plan.steps) == 1 and plan.steps[0].families == ("resize", "blur")
 
 
@@ -222,3 +222,14 @@ def test_tone_check_of_a_denoiser_ignores_clipped_regions():
     assert tone_shift(noisy, clean) > MAX_TONE_SHIFT  # the bias the plain check sees
     check = verify(["noise"], diag(0.0, noise=0.9), diag(0.9, noise=0.1), noisy, clean)
     assert check.kept and check.tone_shift < MAX_TONE_SHIFT * 255
+
+
+def test_a_family_just_under_the_threshold_is_not_gone():
+    x = _img()
+    check = verify(["ringing"], diag(0.0, ringing=0.66), diag(0.0, ringing=0.499), x, x)
+    assert not check.kept and "did not help" in check.why
+
+
+def test_integer_images_are_refused_not_misread():
+    with pytest.raises(GirError, match="float image"):
+        _pipeline().run((_photo() * 255).astype(np.uint8))

@@ -253,6 +253,8 @@ def _load(image, file, jpeg):
     arr = np.asarray(image)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise GirError(f"analyze: expected an HxWx3 image, got shape {arr.shape}")
+    if arr.dtype.kind != "f":
+        raise GirError(f"analyze: expected a float image in [0, 1], got dtype {arr.dtype} (divide uint8 by 255)")
     return arr.astype(np.float32, copy=False), file, jpeg
 
 

@@ -150,8 +150,9 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="evaluate a model or baseline on the suite and write the report")
     r.add_argument("--model", required=True, nargs="+",
-                   help="identity, classical, step-by-step, a shipped model NAME or a checkpoint PATH; several "
-                        "are scored on the same inputs and compared (compare.md)")
+                   help="identity, pipeline (the default of gir restore), classical, step-by-step, a shipped "
+                        "model NAME or a checkpoint PATH; several are scored on the same inputs and compared "
+                        "(compare.md)")
     _gt_options(r)
     r.add_argument("--lines", help="lines folder or lines.jsonl (AR/ER; needed by step-by-step)")
     r.add_argument("--out", help="report folder (default bench-runs/<model>; several models: "

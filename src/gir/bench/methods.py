@@ -5,6 +5,8 @@ A method is a callable ``method(lq, task) -> restored``: ``lq`` float32 HxWx3 in
 Registered in :data:`METHODS` as factories ``factory(lines_dir=None, device="auto") -> method``:
 
 * ``identity``: returns the input (the "no restoration" baseline).
+* ``pipeline``: the default of ``gir restore``, blind: analyze -> plan -> experts -> verify
+  (:class:`gir.restore.pipeline.Pipeline`).
 * ``classical``: the textbook method of each op in the task's recipe, told the op's true parameters, applied
   last op first (:func:`gir.bench.classical.undo_recipe`).
 * ``step-by-step``: paper 000's oracle: knows the recipe and undoes each op, last first, with the
@@ -31,6 +33,18 @@ METHODS: Registry = Registry("benchmark method")
 def identity(lines_dir=None, device: str = "auto") -> BenchMethod:
     def method(lq: np.ndarray, task) -> np.ndarray:
         return lq
+
+    return method
+
+
+@METHODS.register("pipeline")
+def pipeline(lines_dir=None, device: str = "auto") -> BenchMethod:
+    from gir.restore.pipeline import Pipeline
+
+    run = Pipeline(device=device)
+
+    def method(lq: np.ndarray, task) -> np.ndarray:
+        return run(lq)
 
     return method
 

@@ -199,7 +199,7 @@ class _PipelineFiles:
         self.explanation = f"{outcome.explain()}\n  -> {dst}"
         kept = [r.step.expert for r in outcome.records if r.check.kept]
         undone = [r.step.expert for r in outcome.records if not r.check.kept]
-        parts = [f"found: {outcome.diagnosis.verdict()}", f"ran: {', '.join(kept) or 'nothing'}"]
+        parts = [f"ran: {', '.join(kept) or 'nothing'}"]
         if undone:
             parts.append(f"undone: {', '.join(undone)}")
-        return "; " + "; ".join(parts)
+        return "; " + "; ".join([*parts, f"found: {outcome.diagnosis.verdict()}"])

@@ -3,8 +3,8 @@
 After an expert runs, the output is analysed again and compared with the analysis of the step's input
 (:func:`verify`). The step is undone when:
 
-1. **it did not help**: none of its families fell below the detection threshold, and together their
-   probabilities fell by less than :data:`MIN_DROP`;
+1. **it did not help**: none of its families fell clearly below the detection threshold (below
+   :data:`GONE_BELOW`), and together their probabilities fell by less than :data:`MIN_DROP`;
 2. **it introduced a degradation**: a family that was absent before (p < :data:`ABSENT`) is detected after it
    (p >= the threshold) and is not one the plan restores later (``later``): a denoiser that erases texture
    shows up as blur, which the sharpening expert may legitimately reveal only when it comes later;
@@ -27,7 +27,8 @@ import numpy as np
 
 from gir.analysis.analyze import THRESHOLD, Diagnosis
 
-MIN_DROP = 0.2  # summed probability of the step's families must fall at least this much (or below threshold)
+MIN_DROP = 0.2  # summed probability of the step's families must fall at least this much (or below GONE_BELOW)
+GONE_BELOW = 0.4  # a family counts as gone below this (not just under the 0.5 threshold: 0.66 -> 0.50 is not gone)
 ABSENT = 0.3  # a family below this before the step counts as absent
 MAX_TONE_SHIFT = 3.0 / 255  # mean |difference| of 16x-downsampled views
 TONAL_FAMILIES = frozenset({"haze", "low_light", "snow"})
@@ -83,7 +84,7 @@ def verify(families: Iterable[str], before: Diagnosis, after: Diagnosis, rgb_bef
     def check(kept: bool, why: str) -> Check:
         return Check(kept, why, pb, pa, shift)
 
-    gone = [f for f in families if pa[f] < threshold <= pb[f]]
+    gone = [f for f in families if pa[f] < min(GONE_BELOW, threshold) and pb[f] >= threshold]
     drop = sum(pb[f] - pa[f] for f in families)
     changes = ", ".join(f"{f} {pb[f]:.0%} -> {pa[f]:.0%}" for f in families)
     if not gone and drop < MIN_DROP:
