@@ -113,6 +113,14 @@ def test_verify_undoes_a_tone_shift_except_for_tonal_families():
     check = verify(["noise"], diag(0.0, noise=0.9), diag(0.9, noise=0.1), x, darker)
     assert not check.kept and "shifted tones" in check.why
     assert verify(["haze"], diag(0.0, haze=0.9), diag(0.9, haze=0.1), x, darker).kept
+    assert not verify(["damage"], diag(0.0, damage=0.95), diag(0.9, damage=0.1), x, darker).kept  # kept strict
+
+
+def test_noise_revealed_by_brightening_is_not_counted_as_introduced():
+    x = _img()
+    before, after = diag(0.0, low_light=0.9, noise=0.1), diag(0.0, low_light=0.2, noise=0.8)
+    assert verify(["low_light"], before, after, x, x).kept
+    assert not verify(["haze"], diag(0.0, haze=0.9, noise=0.1), diag(0.0, haze=0.2, noise=0.8), x, x).kept
 
 
 # -------------------------------------------------------------------------------------------- pipeline
@@ -233,3 +241,15 @@ def test_a_family_just_under_the_threshold_is_not_gone():
 def test_integer_images_are_refused_not_misread():
     with pytest.raises(GirError, match="float image"):
         _pipeline().run((_photo() * 255).astype(np.uint8))
+
+
+def test_cli_names_a_misspelt_family_in_one_line(tmp_path, capsys):
+    from gir.cli import main
+    from gir.io import write_image
+
+    src = tmp_path / "a.png"
+    write_image(src, _photo())
+    assert main(["restore", str(src), "-o", str(tmp_path / "out"), "--skip", "nois"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--skip: unknown degradation family nois" in err[0] and "pipeline needs" not in err[0]
+    assert not (tmp_path / "out").exists()

@@ -119,11 +119,11 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
     for src, (dst, write_fmt) in plan.items():
         try:
             t0 = time.perf_counter()
-            note = runner.restore_file(src, dst, write_fmt, quality, progress, write_json)
+            note, (w, h) = runner.restore_file(src, dst, write_fmt, quality, progress, write_json)
             report.done += 1
             if log is not None:
                 log(runner.explanation if explain and runner.explanation else
-                    f"{src} -> {dst} ({time.perf_counter() - t0:.2f} s{note})")
+                    f"{src} -> {dst} ({w}x{h}, {time.perf_counter() - t0:.2f} s{note})")
         except (GirError, OSError, ValueError, RuntimeError) as e:
             text = " ".join(str(e).split())
             report.fail(text if text.startswith(str(src)) else f"{src}: {text}")
@@ -148,7 +148,9 @@ class _NetworkFiles:
     def describe(self) -> str:
         return self.restorer.describe()
 
-    def restore_file(self, src: Path, dst: Path, write_fmt, quality: int, progress: bool, write_json: bool) -> str:
+    def restore_file(self, src: Path, dst: Path, write_fmt, quality: int, progress: bool, write_json: bool
+                     ) -> tuple[str, tuple[int, int]]:
+        """Restore ``src`` into ``dst``; -> (a note for the log line, (width, height))."""
         from gir.io import read_image, save_like
 
         img = read_image(src)
@@ -159,7 +161,7 @@ class _NetworkFiles:
         if write_json:
             atomic_write_text(Path(f"{dst}.json"), json.dumps({"file": str(src), "model": self.restorer.describe()}))
         repaired = self.restorer.last_impulse is not None and self.restorer.last_impulse.impulsive
-        return ", salt-and-pepper samples repaired first" if repaired else ""
+        return (", salt-and-pepper samples repaired first" if repaired else ""), (out.shape[1], out.shape[0])
 
 
 class _PipelineFiles:
@@ -168,8 +170,9 @@ class _PipelineFiles:
     def __init__(self, *, device, tile, overlap, half, impulse_repair, only=None, skip=None):
         from gir.restore.pipeline import Pipeline
 
+        only, skip = parse_families(only, "--only"), parse_families(skip, "--skip")  # their own errors, first
         if not impulse_repair:
-            skip = sorted(set(parse_families(skip, "--skip") or ()) | {"impulse"})
+            skip = (skip or frozenset()) | {"impulse"}
         try:
             self.pipeline = Pipeline(device=device, tile=tile, overlap=overlap, half=half, only=only, skip=skip)
         except GirError as e:
@@ -180,7 +183,9 @@ class _PipelineFiles:
         experts = ", ".join(f"{n} ({'/'.join(e.families)})" for n, e in self.pipeline.experts.items())
         return f"default pipeline: analyze -> plan -> experts -> verify; experts: {experts}"
 
-    def restore_file(self, src: Path, dst: Path, write_fmt, quality: int, progress: bool, write_json: bool) -> str:
+    def restore_file(self, src: Path, dst: Path, write_fmt, quality: int, progress: bool, write_json: bool
+                     ) -> tuple[str, tuple[int, int]]:
+        """Restore ``src`` into ``dst``; -> (a note for the log line, (width, height))."""
         from gir.analysis.jpeg_tables import read_jpeg_tables
         from gir.io import read_image, save_like
 
@@ -202,4 +207,5 @@ class _PipelineFiles:
         parts = [f"ran: {', '.join(kept) or 'nothing'}"]
         if undone:
             parts.append(f"undone: {', '.join(undone)}")
-        return "; " + "; ".join([*parts, f"found: {outcome.diagnosis.verdict()}"])
+        h, w = outcome.image.shape[:2]
+        return "; " + "; ".join([*parts, f"found: {outcome.diagnosis.verdict()}"]), (w, h)
