@@ -76,7 +76,7 @@ def main() -> None:
         lines.append("Not read: " + "; ".join(problems))
     if args.sheets:
         for folder, entries in by_folder.items():
-            sheet(entries, args.sheets / f"{folder}.png")
+            sheet(entries, args.sheets / f"{folder}.jpg")
     emit("\n".join(lines), args.append)
 
 

@@ -108,13 +108,15 @@ def quality_table(scores, task_list) -> tuple[str, dict]:
                      + (f"{pr['psnr']:.2f} / {pr['ssim']:.3f} | " if prev else "")
                      + f"{gains[-1]:+.2f} | {over_classical[-1]:+.2f} |"
                      + (f" {m['psnr'] - pr['psnr']:+.2f} |" if prev else ""))
-    avg = {k: float(np.mean([means[(t.name, k)]["psnr"] for t in task_list])) for k in ("input", "classical",
-                                                                                         "model")}
-    avg_ssim = {k: float(np.mean([means[(t.name, k)]["ssim"] for t in task_list])) for k in ("input",
-                                                                                             "classical", "model")}
+    methods = ("input", "classical", "model") + (("previous",) if prev else ())
+    avg = {k: float(np.mean([means[(t.name, k)]["psnr"] for t in task_list])) for k in methods}
+    avg_ssim = {k: float(np.mean([means[(t.name, k)]["ssim"] for t in task_list])) for k in methods}
     lines.append(f"| **average** | {len(task_list)} tasks | {avg['input']:.2f} / {avg_ssim['input']:.3f} | "
                  f"{avg['classical']:.2f} / {avg_ssim['classical']:.3f} | {avg['model']:.2f} / "
-                 f"{avg_ssim['model']:.3f} | {np.mean(gains):+.2f} | {np.mean(over_classical):+.2f} |")
+                 f"{avg_ssim['model']:.3f} | "
+                 + (f"{avg['previous']:.2f} / {avg_ssim['previous']:.3f} | " if prev else "")
+                 + f"{np.mean(gains):+.2f} | {np.mean(over_classical):+.2f} |"
+                 + (f" {avg['model'] - avg['previous']:+.2f} |" if prev else ""))
     summary = {"tasks": len(task_list), "model_beats_input": int(improved), "model_not_below_input": int(not_worse),
                "avg_psnr": avg, "avg_ssim": avg_ssim,
                "worst_gain_over_input": float(min(gains))}
