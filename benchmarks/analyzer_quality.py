@@ -126,7 +126,7 @@ def run(args) -> dict:
             for s in NOISE_SIGMAS:
                 r = Recipe.from_text(f"noise(sigma={s})").with_seed(seed_of(stable(key), s, 3))
                 lq = degrade(img, r, depth, key)
-                d = record("noise", key, r, lq)
+                record("noise", key, r, lq)
                 rows[-1]["skimage_sigma"] = float(estimate_sigma(lq, channel_axis=-1, average_sigmas=True) * 255)
             for q in JPEG_QUALITIES:
                 lq, data = pillow_jpeg(img, q)

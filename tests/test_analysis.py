@@ -2,7 +2,6 @@
 JPEG-table fusion and the `gir analyze` command (tiny analyzers the tests train themselves)."""
 from __future__ import annotations
 
-import io
 import json
 import math
 from pathlib import Path

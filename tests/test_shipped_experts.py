@@ -1,7 +1,6 @@
 """The experts `gir restore` ships: present, carded, small, loadable, and run tiled like any network."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from gir.restore.engine import WEIGHTS_DIR, Restorer

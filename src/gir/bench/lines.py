@@ -266,20 +266,10 @@ def train_config(task, line: str, budget: Budget, train_roots: Sequence[Path], d
     text = task.recipe.to_text()
     if Recipe.parse(text).steps != task.recipe.steps:
         raise GirError(f"task {task.id}: its recipe does not survive the text form ({text}); cannot train on it")
-    return {
-        "name": f"lines-task{task.id:03d}-{line}",
-        "seed": int(task.seed),
-        "model": dict(ARCHS[line]),
-        "data": {"train": {"mode": "mix", "roots": [str(r) for r in train_roots], "max_images": max_train_images,
-                           "num_workers": 0, "mix": {"tasks": [{"recipe": text, "name": f"task{task.id}"}]}},
-                 "val": {"roots": []}},
-        "train": {"iterations": budget.iterations, "batch_size": budget.batch_size,
-                  "patch_size": budget.patch_size, "ema": None, "log_interval": max(1, budget.iterations // 10),
-                  "val_interval": 0, "save_interval": 0, "keep_states": 1, "progress": False, "device": device},
-        "optim": {"type": "adam", "lr": budget.lr},
-        "schedule": {"type": "cosine", "warmup": min(budget.warmup, budget.iterations - 1), "min_lr": 1e-6},
-        "loss": [{"type": "l1", "weight": 1.0}],
-    }
+    from gir.training.config import budgeted_run
+
+    return budgeted_run(f"lines-task{task.id:03d}-{line}", task.seed, ARCHS[line], train_roots, max_train_images,
+                        [{"recipe": text, "name": f"task{task.id}"}], {"roots": []}, budget, device)
 
 
 def train_line(cfg: dict, run_dir: Path) -> Path:

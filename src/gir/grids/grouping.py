@@ -356,21 +356,11 @@ def group_config(ops: Sequence[str], train_roots: Sequence[str | Path], arch: di
     if val_roots:
         val = {"roots": [str(Path(r).resolve()) for r in val_roots], "tasks": list(ops), "max_images": 4,
                "crop": 128}
-    return {
-        "name": name or f"grids-{'-'.join(ops)}",
-        "seed": int(seed),
-        "model": dict(arch or DEFAULT_ARCH),
-        "data": {"train": {"mode": "mix", "roots": [str(Path(r).resolve()) for r in train_roots],
-                           "max_images": max_train_images, "num_workers": 0,
-                           "mix": {"tasks": [{"recipe": op, "name": op, "random": True} for op in ops]}},
-                 "val": val},
-        "train": {"iterations": budget.iterations, "batch_size": budget.batch_size,
-                  "patch_size": budget.patch_size, "ema": None, "log_interval": max(1, budget.iterations // 10),
-                  "val_interval": 0, "save_interval": 0, "keep_states": 1, "progress": False, "device": device},
-        "optim": {"type": "adam", "lr": budget.lr},
-        "schedule": {"type": "cosine", "warmup": min(budget.warmup, budget.iterations - 1), "min_lr": 1e-6},
-        "loss": [{"type": "l1", "weight": 1.0}],
-    }
+    from gir.training.config import budgeted_run
+
+    return budgeted_run(name or f"grids-{'-'.join(ops)}", seed, arch or DEFAULT_ARCH,
+                        [Path(r).resolve() for r in train_roots], max_train_images,
+                        [{"recipe": op, "name": op, "random": True} for op in ops], val, budget, device)
 
 
 def write_group_configs(grouping: Grouping, out_dir: str | Path, train_roots: Sequence[str | Path],

@@ -50,4 +50,4 @@ def _niqe_metric(crop_border: int = 0, model: str | None = None) -> Metric:
 
 METRICS.add("niqe", _niqe_metric)
 
-__all__ = ["METRICS", "Metric", "psnr", "ssim", "rgb_to_y", "gaussian_window"]
+__all__ = ["METRICS", "Metric", "psnr", "ssim", "score_restored", "rgb_to_y", "gaussian_window"]

@@ -436,3 +436,26 @@ def dump_config(cfg: dict) -> str:
 
 def write_config(cfg: dict, path: str | Path) -> None:
     Path(path).write_text(dump_config(cfg))
+
+
+def budgeted_run(name: str, seed: int, model: dict, roots: Iterable[str | Path], max_images: int | None,
+                 tasks: list, val: dict, budget: Any, device: str) -> dict:
+    """A short, quiet ``gir train`` config that mixes ``tasks`` (``data.train.mode: mix``) under ``budget``
+    (anything with ``iterations``, ``batch_size``, ``patch_size``, ``lr``, ``warmup``): no EMA, no periodic
+    validation or saving, one kept state, Adam and a cosine schedule, L1. Shared by the benchmark lines
+    (:mod:`gir.bench.lines`) and GRIDS' verification runs (:mod:`gir.grids.grouping`), which train many such
+    networks and compare them."""
+    return {
+        "name": name,
+        "seed": int(seed),
+        "model": dict(model),
+        "data": {"train": {"mode": "mix", "roots": [str(r) for r in roots], "max_images": max_images,
+                           "num_workers": 0, "mix": {"tasks": list(tasks)}},
+                 "val": val},
+        "train": {"iterations": budget.iterations, "batch_size": budget.batch_size,
+                  "patch_size": budget.patch_size, "ema": None, "log_interval": max(1, budget.iterations // 10),
+                  "val_interval": 0, "save_interval": 0, "keep_states": 1, "progress": False, "device": device},
+        "optim": {"type": "adam", "lr": budget.lr},
+        "schedule": {"type": "cosine", "warmup": min(budget.warmup, budget.iterations - 1), "min_lr": 1e-6},
+        "loss": [{"type": "l1", "weight": 1.0}],
+    }
