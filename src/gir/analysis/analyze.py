@@ -193,7 +193,7 @@ class Analyzer:
         """Analyse ``image`` (float32 HxWx3 in [0, 1], a :class:`gir.io.Image`, or a path; a path that is a JPEG
         file also gives its tables). ``jpeg``: :class:`gir.analysis.jpeg_tables.JpegTables` of the source file
         when the caller read the pixels itself."""
-        rgb, file, jpeg = _load(image, file, jpeg)
+        rgb, file, jpeg = load_input(image, file, jpeg)
         z, units = self.evidence(rgb)
         p = self.calibration.apply(z)
         findings = {}
@@ -237,7 +237,10 @@ def fuse_jpeg_tables(diag: Diagnosis, tables) -> None:
     diag.clean = min(diag.clean, 1.0 - p_tab)
 
 
-def _load(image, file, jpeg):
+def load_input(image, file: str | None = None, jpeg=None):
+    """(float32 HxWx3 in [0, 1], file name or None, JPEG tables or None) from what the analysis and the restore
+    pipeline accept: an array (float only: an integer array is refused, not misread), a :class:`gir.io.Image`,
+    or a path (a JPEG file also gives its quantisation tables)."""
     from gir.io import Image, read_image
 
     if isinstance(image, (str, os.PathLike)):

@@ -127,10 +127,10 @@ class Pipeline:
     def run(self, image, *, jpeg=None, file: str | None = None, progress: bool | str = False) -> Outcome:
         """Restore one image (float32 HxWx3 in [0, 1], a :class:`gir.io.Image` or a path; a JPEG path also
         gives its quantisation tables) -> :class:`Outcome`."""
-        from gir.analysis.analyze import _load
+        from gir.analysis.analyze import load_input
 
         t0 = time.perf_counter()
-        rgb, file, jpeg = _load(image, file, jpeg)
+        rgb, file, jpeg = load_input(image, file, jpeg)
         rgb = np.asarray(rgb, dtype=np.float32)
         diagnosis = self.analyzer(rgb, jpeg=jpeg, file=file)
         plan = self.plan(diagnosis)
