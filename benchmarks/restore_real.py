@@ -22,14 +22,9 @@ import numpy as np
 from _report import emit  # benchmarks/ is on sys.path when a script here runs
 
 from gir.batch import expand_inputs
+from gir.data.patches import centre_crop
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
-
-
-def centre(img: np.ndarray, side: int) -> np.ndarray:
-    h, w = img.shape[:2]
-    y, x = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    return img[y:y + side, x:x + side]
 
 
 def steps_text(outcome) -> str:
@@ -71,7 +66,8 @@ def main() -> None:
                     f"{shift:.1f} |")
         label = f"{path.name}: {steps_text(outcome)}"
         sheets.setdefault(path.parent.name, []).extend(
-            [(centre(rgb, args.crop), f"{label}\ninput"), (centre(np.clip(out, 0, 1), args.crop), "output")])
+            [(centre_crop(rgb, args.crop), f"{label}\ninput"),
+             (centre_crop(np.clip(out, 0, 1), args.crop), "output")])
     head = (f"`gir restore` (default pipeline) on real photos ({args.dir.name}/, {len(files)} files), "
             f"{datetime.now():%Y-%m-%d}, {platform.machine()}; `python benchmarks/restore_real.py"
             f"{' --sheets ' + str(args.sheets) if args.sheets else ''}`; {time.perf_counter() - t0:.0f} s.\n\n"

@@ -4,13 +4,16 @@
     out = restore(rgb)                      # float32 HxWx3 in [0, 1] -> float32 HxWx3 in [0, 1]
     out = restore("photo.jpg", model="runs/x/best.safetensors", device="cpu", tile=512)
 
-``gir.restore(image)`` (this module is callable) and ``gir.restore.restore(image)`` take a float32 HxWx3 array in [0, 1], a :class:`gir.io.Image` or a path
-and returns a float32 HxWx3 array. Without ``model`` it uses the shipped default,
-``gir/weights/<DEFAULT_MODEL>.safetensors``. Models are cached per (file, device). Large images are split
-into overlapping tiles blended with raised-cosine windows (:mod:`gir.restore.tiling`); the tile size comes
-from the free memory and the network's measured bytes per pixel (:mod:`gir.restore.memory`), and is halved
-when a pass runs out of memory. :class:`Restorer` keeps a model and settings for many images;
-:func:`restore_files` is the file-to-file loop behind the command.
+``gir.restore(image)`` (this module is callable) and ``gir.restore.restore(image)`` take a float32 HxWx3 array
+in [0, 1], a :class:`gir.io.Image` or a path and return a float32 HxWx3 array. Without ``model`` the default
+pipeline runs, one way through (:mod:`gir.restore.pipeline`): analysis -> :mod:`~gir.restore.plan` ->
+:mod:`~gir.restore.experts` -> :mod:`~gir.restore.verify`; a photo with nothing detected comes back unchanged.
+With ``model`` (a shipped name such as ``gir-wunet-cpu``, or a checkpoint path) that one network runs on the
+whole image. Models are cached per (file, device). Large images are split into overlapping tiles blended with
+raised-cosine windows (:mod:`gir.restore.tiling`); the tile size comes from the free memory and the network's
+measured bytes per pixel (:mod:`gir.restore.memory`), and is halved when a pass runs out of memory.
+:class:`Restorer` keeps one network and settings for many images; :func:`restore_files` is the file-to-file
+loop behind the command.
 """
 from __future__ import annotations
 

@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
@@ -23,6 +24,7 @@ import numpy as np
 
 from gir.analysis.analyze import THRESHOLD, Diagnosis, get_analyzer
 from gir.errors import GirError
+from gir.metrics import psnr
 from gir.restore.experts import Expert, coverage, shipped_experts
 from gir.restore.plan import ORDER, Plan, Step, make_plan, parse_families
 from gir.restore.verify import Check, verify
@@ -82,11 +84,6 @@ class Outcome:
         return "\n".join(lines)
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
-
-
 def _later(families: Sequence[str]) -> tuple[str, ...]:
     """The families after all of ``families`` in the restore order."""
     return ORDER[max(ORDER.index(f) for f in families) + 1:]
@@ -127,19 +124,23 @@ class Pipeline:
     def run(self, image, *, jpeg=None, file: str | None = None, progress: bool | str = False) -> Outcome:
         """Restore one image (float32 HxWx3 in [0, 1], a :class:`gir.io.Image` or a path; a JPEG path also
         gives its quantisation tables) -> :class:`Outcome`."""
-        from gir.analysis.analyze import load_input
+        from gir.analysis.analyze import fuse_jpeg_tables, load_input
 
         t0 = time.perf_counter()
         rgb, file, jpeg = load_input(image, file, jpeg)
-        rgb = np.asarray(rgb, dtype=np.float32)
-        diagnosis = self.analyzer(rgb, jpeg=jpeg, file=file)
+        # Verification compares pixels with pixels, so the pixel analysis is kept apart; the plan also uses the
+        # file's JPEG tables (they describe the file, not the pixels after a step), fused into a copy of it.
+        seen = self.analyzer(rgb, file=file)
+        diagnosis = seen
+        if jpeg is not None:
+            diagnosis = copy.deepcopy(seen)
+            fuse_jpeg_tables(diagnosis, jpeg)
         plan = self.plan(diagnosis)
         outcome = Outcome(rgb, diagnosis, plan)
         if plan.empty:
             outcome.seconds = time.perf_counter() - t0
             return outcome
-        # The tables describe the file, not the pixels after a step: verification compares pixels with pixels.
-        current, seen = rgb, (self.analyzer(rgb, file=file) if jpeg is not None else diagnosis)
+        current = rgb
         planned_from = diagnosis  # the analysis the rest of the plan is made from
         done: list[str] = []
         steps = list(plan.steps)
@@ -153,7 +154,7 @@ class Pipeline:
                                threshold=self.threshold)
             else:
                 check = Check(True, "not verified (verify=False)")
-            outcome.records.append(StepRecord(step, check, time.perf_counter() - t1, _psnr(out, current)))
+            outcome.records.append(StepRecord(step, check, time.perf_counter() - t1, psnr(out, current)))
             if check.kept:
                 current, seen, planned_from = out, after, after
             done.extend(step.families)

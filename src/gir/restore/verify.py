@@ -19,8 +19,8 @@ After an expert runs, the output is analysed again and compared with the analysi
    biases their mean, and removing it rightly moves them (measured: 4.5/255 on a CBSD68 photo at sigma 25,
    where the denoised output was 9.7 dB better).
 
-This is what "do no harm" can check without the clean image: the analyzer and the tone check are the judges, so a step whose
-output the analyzer cannot tell from its input is not kept.
+This is what "do no harm" can check without the clean image: the analyzer and the tone check are the judges,
+so a step whose output the analyzer cannot tell from its input is not kept.
 """
 from __future__ import annotations
 
