@@ -283,7 +283,7 @@ def test_compose_draws_parts_by_weight_and_remaps_their_pools():
 @pytest.mark.parametrize("parts, match", [
     ([], "non-empty"),
     (["gir"], r"parts\[0\]: expected a mapping with a 'mode'"),
-    ([{"mode": "compose", "parts": []}], "cannot itself be 'compose'"),
+    ([{"mode": "compose", "parts": []}], "cannot be 'compose'"),
     ([{"mode": "gir", "weight": 0}], "positive"),
     ([{"mode": "gir", "ordr": "1-2"}], r"parts\[0\]: unknown key 'ordr'"),
     ([{"mode": "mix", "tasks": ["noise(sigma=-3)"]}], r"parts\[0\].tasks\[0\].recipe"),

@@ -4,12 +4,12 @@
 #   bash configs/experts/train_all.sh            # from the repository root; rerun to continue after a stop
 #
 # Each expert is one `gir train` run in runs/experts/NAME; a run that already has a training state is
-# resumed (`gir train --resume`), a finished one only re-exported. On the 2-core dev machine: noise 8,000
-# iterations, jpeg 4,000 + 4,000 (stage 2), sharpen 4,000 (see each config's header and the model cards for measured times).
+# resumed (`gir train --resume`), a finished one only re-exported. On the 2-core dev machine: noise 8,000 + 6,000
+# (stage 2), jpeg 4,000 + 4,000 (stage 2), sharpen 4,000 (see each config's header and the model cards for measured times).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# config:expert it ships as (jpeg_stage2 continues jpeg's run and replaces its export)
-for item in ${EXPERTS:-noise:noise jpeg:jpeg jpeg_stage2:jpeg sharpen:sharpen}; do
+# config:expert it ships as (a *_stage2 config continues its stage 1 run and replaces its export)
+for item in ${EXPERTS:-noise:noise noise_stage2:noise jpeg:jpeg jpeg_stage2:jpeg sharpen:sharpen}; do
     name="${item%%:*}" expert="${item##*:}"
     run="runs/experts/$name"
     if [ -d "$run/states" ] && [ -n "$(ls -A "$run/states" 2>/dev/null)" ]; then

@@ -209,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_parser(sub)
     from gir.grids.cli import add_grids_parser
     add_grids_parser(sub)
+    from gir.data.cli import add_data_parser
+    add_data_parser(sub)
 
     from gir.interpret.cli import add_interpret_parser
     add_interpret_parser(sub)

@@ -101,7 +101,7 @@ class DegradedFolder:
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         rng = sample_rng(self.seed, index)
-        draw = self.sampler.draw(rng)
+        draw = self.sampler.draw_at(rng, index)
         pool = self.pools[draw.pool]
         i = int(rng.integers(len(pool)))
         img = pool[i]
@@ -213,10 +213,12 @@ class IndexBatches:
 _TRAIN_COMMON = ("roots", "recursive", "suffixes", "max_images", "cache")
 
 
-def build_train_set(section: dict, seed: int, patch_size: int, key: str = "data.train"):
+def build_train_set(section: dict, seed: int, patch_size: int, key: str = "data.train",
+                    samples_per_iteration: int = 1, iterations: int = 1):
     """The training set a ``data.train`` config section describes (after :mod:`gir.training.config`
     validation): ``mode`` ``paired`` reads ``section['paired']``, other modes degrade ``roots`` with the
-    sampler built from ``section[mode]``."""
+    sampler built from ``section[mode]``, told the samples per iteration (batch x ranks) and the run's
+    iterations (the ``strategy`` mode schedules its tasks by them)."""
     mode = section.get("mode", "gir")
     common = dict(patch_size=patch_size, seed=seed, flip=section.get("flip", True),
                   rot90=section.get("rot90", True), recursive=section.get("recursive", True),
@@ -229,6 +231,7 @@ def build_train_set(section: dict, seed: int, patch_size: int, key: str = "data.
                 raise ConfigError(f"{key}.paired.{k}: mode 'paired' needs the {k.upper()} folder")
         return DATASETS.get("paired")(**p, **common, key=f"{key}.paired")
     sampler = build_task_sampler(mode, section.get(mode), f"{key}.{mode}")
+    sampler.bind_iterations(samples_per_iteration, iterations)
     return DATASETS.get("degraded")(section.get("roots") or [], sampler, quantize_lq=section.get("quantize", True),
                                     scene_depth=section.get("scene_depth", True),
                                     context_margin=section.get("context_margin", 0),

@@ -14,6 +14,8 @@ in :data:`TASK_SAMPLERS` under the names a config's ``data.train.mode`` uses:
 * ``clean``: no degradation (the target is the input), so a model learns to leave clean content alone.
 * ``compose``: a weighted mixture of the modes above, e.g. GIR chains for most patches, single tasks at
   random strengths for the ones the chains starve, and some clean patches.
+* ``strategy``: a ``mix`` task list scheduled over the run: Mix-, Combine-, Sequence-Train or FoundIR's
+  incremental learning (isolated tasks first, then isolated and coupled together; paper 001).
 """
 from __future__ import annotations
 
@@ -47,6 +49,14 @@ class TaskSampler:
 
     def draw(self, rng: np.random.Generator) -> TaskDraw:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def draw_at(self, rng: np.random.Generator, index: int) -> TaskDraw:
+        """The draw of training sample ``index`` (a schedule over iterations reads it); default :meth:`draw`."""
+        return self.draw(rng)
+
+    def bind_iterations(self, samples_per_iteration: int, iterations: int) -> None:
+        """Told how many samples one iteration takes (batch x ranks) and the run's length, before the first
+        draw; a sampler whose tasks change over the run (``strategy``) needs them."""
 
     def task_names(self) -> list[str] | None:
         """The fixed set of task names, or None when unbounded."""
@@ -222,12 +232,77 @@ class MixTasks(TaskSampler):
         self.probs = amounts / amounts.sum()
 
     def draw(self, rng: np.random.Generator) -> TaskDraw:
-        t = self.tasks[int(rng.choice(len(self.tasks), p=self.probs))]
+        return self._task_draw(self.tasks[int(rng.choice(len(self.tasks), p=self.probs))], rng)
+
+    def _task_draw(self, t: dict, rng: np.random.Generator) -> TaskDraw:
         recipe = _redraw(t["recipe"], rng, t["params"]) if t["random"] else t["recipe"]
         return TaskDraw(t["name"], recipe.with_seed(int(rng.integers(_SEED_HIGH))), t["pool"])
 
+    def _draw_among(self, idx: Sequence[int], rng: np.random.Generator) -> TaskDraw:
+        """A task among ``idx`` (probabilities renormalised), then its draw."""
+        p = self.probs[list(idx)]
+        return self._task_draw(self.tasks[idx[int(rng.choice(len(idx), p=p / p.sum()))]], rng)
+
     def task_names(self) -> list[str]:
         return [t["name"] for t in self.tasks]
+
+
+STRATEGIES = ("mix", "combine", "sequence", "incremental")
+
+
+@TASK_SAMPLERS.register("strategy")
+class StrategyTasks(MixTasks):
+    """Training strategies over a fixed task list (paper 001, sec. 4.2 and Table 3a). ``tasks`` as in ``mix``;
+    a task whose recipe has one step is *isolated*, two or more *coupled*. With P samples per iteration
+    (batch x ranks) and sample index i (iteration i // P + 1, position i % P in the batch):
+
+    * ``mix`` (Mix-Train): every sample draws its task from all tasks (by weight);
+    * ``combine`` (Combine-Train): every batch is made of mini-batches of each task, round-robin over the
+      global sample index (task i mod n), so each task gets the same share of every stretch of samples;
+    * ``sequence`` (Sequence-Train): the run is cut into n equal stretches of iterations, task k alone in the
+      k-th (task-sequential learning);
+    * ``incremental`` (paper 001's Algorithm 1): ``isolated_iterations`` (n) iterations on the isolated
+      tasks, then batches that combine isolated and coupled samples (even positions isolated, odd coupled);
+      the paper runs 2n iterations of the second stage, so n defaults to a third of the run.
+    """
+
+    def __init__(self, tasks: Sequence[Any] = (), type: str = "incremental", isolated_iterations: int | None = None,
+                 key: str = "data.train.strategy"):
+        super().__init__(tasks, key=key)
+        if type not in STRATEGIES:
+            raise ConfigError(f"{key}.type: expected one of {', '.join(STRATEGIES)}, got {type!r}")
+        self.type = type
+        self.isolated = [i for i, t in enumerate(self.tasks) if len(t["recipe"].steps) == 1]
+        self.coupled = [i for i, t in enumerate(self.tasks) if len(t["recipe"].steps) > 1]
+        if type == "incremental" and (not self.isolated or not self.coupled):
+            raise ConfigError(f"{key}.tasks: incremental learning needs isolated (one-op) and coupled "
+                              f"(two or more ops) tasks; got {len(self.isolated)} and {len(self.coupled)}")
+        if isolated_iterations is not None and (isinstance(isolated_iterations, bool) or
+                                                not isinstance(isolated_iterations, int) or isolated_iterations < 1):
+            raise ConfigError(f"{key}.isolated_iterations: expected a positive integer, got {isolated_iterations!r}")
+        self.isolated_iterations = isolated_iterations
+        self.per_iteration, self.iterations = 1, 1
+
+    def bind_iterations(self, samples_per_iteration: int, iterations: int) -> None:
+        self.per_iteration, self.iterations = max(1, int(samples_per_iteration)), max(1, int(iterations))
+
+    def stage_iterations(self) -> int:
+        """n: the iterations of the incremental strategy's isolated stage."""
+        return self.isolated_iterations or max(1, self.iterations // 3)
+
+    def draw_at(self, rng: np.random.Generator, index: int) -> TaskDraw:
+        n = len(self.tasks)
+        iteration, pos = index // self.per_iteration + 1, index % self.per_iteration
+        if self.type == "combine":
+            return self._task_draw(self.tasks[index % n], rng)
+        if self.type == "sequence":
+            k = min(n - 1, (iteration - 1) * n // self.iterations)
+            return self._task_draw(self.tasks[k], rng)
+        if self.type == "incremental":
+            if iteration <= self.stage_iterations() or pos % 2 == 0:
+                return self._draw_among(self.isolated, rng)
+            return self._draw_among(self.coupled, rng)
+        return self.draw(rng)
 
 
 @TASK_SAMPLERS.register("gir")
@@ -306,8 +381,8 @@ class ComposeSamplers(TaskSampler):
                                   f"{', '.join(m for m in TASK_SAMPLERS.names() if m != 'compose')})")
             section = dict(item)
             mode, weight = section.pop("mode"), section.pop("weight", 1.0)
-            if mode == "compose":
-                raise ConfigError(f"{k}.mode: a compose part cannot itself be 'compose'")
+            if mode in ("compose", "strategy"):
+                raise ConfigError(f"{k}.mode: a compose part cannot be '{mode}'")
             if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
                 raise ConfigError(f"{k}.weight: expected a positive number, got {weight!r}")
             sampler = build_task_sampler(mode, section, k)

@@ -58,7 +58,7 @@ def cmd_group(args) -> int:
     ops, matrix, _ = read_matrix(args.matrix)
     arch = _model_config(args.model_config)
     budget = TrainBudget(iterations=args.iterations, batch_size=args.batch_size, patch_size=args.patch_size,
-                         lr=args.lr)
+                         lr=args.lr, per_op=args.per_op_budget)
     train = [Path(t) for t in (args.train or [_shared() / "train"])]
     val = Path(args.val) if args.val else _shared() / "test" / "kodak24"
     if args.dry_run_verify:
@@ -147,6 +147,8 @@ def add_grids_parser(sub) -> None:
                    help="take drops from this JSON ({'a+b': dB, '*': default} or a grouping.json) instead of "
                         "training")
     p.add_argument("--iterations", type=int, default=1000, help="training iterations per run (default 1000)")
+    p.add_argument("--per-op-budget", action="store_true",
+                   help="--iterations are per op: a group of k ops trains k x iterations (equal total budget)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--patch-size", type=int, default=48)
     p.add_argument("--lr", type=float, default=1e-3)

@@ -30,7 +30,7 @@ import json
 import math
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -341,6 +341,15 @@ class TrainBudget:
     patch_size: int = 48
     lr: float = 1e-3
     warmup: int = 10
+    per_op: bool = False
+    """True: ``iterations`` are per op, so a run on k ops trains k x iterations (an equal total budget: the
+    grouped experts together, the single-task models together and the mixed model each cost n x iterations)."""
+
+    def for_ops(self, k: int) -> "TrainBudget":
+        """The budget of one run on ``k`` ops (``iterations`` scaled by k when ``per_op``)."""
+        if not self.per_op or k == 1:
+            return self
+        return replace(self, iterations=self.iterations * int(k))
 
 
 def group_config(ops: Sequence[str], train_roots: Sequence[str | Path], arch: dict | None = None,
@@ -360,7 +369,8 @@ def group_config(ops: Sequence[str], train_roots: Sequence[str | Path], arch: di
 
     return budgeted_run(name or f"grids-{'-'.join(ops)}", seed, arch or DEFAULT_ARCH,
                         [Path(r).resolve() for r in train_roots], max_train_images,
-                        [{"recipe": op, "name": op, "random": True} for op in ops], val, budget, device)
+                        [{"recipe": op, "name": op, "random": True} for op in ops], val, budget.for_ops(len(ops)),
+                        device)
 
 
 def write_group_configs(grouping: Grouping, out_dir: str | Path, train_roots: Sequence[str | Path],

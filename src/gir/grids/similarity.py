@@ -96,9 +96,10 @@ def random_crop(img: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndar
     return np.ascontiguousarray(img[y:y + crop, x:x + crop])
 
 
-def degraded_crops(images: Sequence[np.ndarray], op: str, n: int, crop: int, seed: int = 0,
-                   strength: str = "random") -> list[np.ndarray]:
-    """``n`` crops (cycling through ``images``) degraded by ``op``, quantised to 8-bit levels.
+def degraded_pairs(images: Sequence[np.ndarray], op: str, n: int, crop: int, seed: int = 0,
+                   strength: str = "random") -> list[tuple[np.ndarray, np.ndarray]]:
+    """``n`` (clean crop, degraded crop) pairs, cycling through ``images``; the degraded crop is quantised to
+    8-bit levels.
 
     strength: ``"random"`` draws the op's parameters from its random range per crop, ``"representative"`` uses
     its representative setting. Deterministic for a given seed, op and image list.
@@ -116,8 +117,14 @@ def degraded_crops(images: Sequence[np.ndarray], op: str, n: int, crop: int, see
         rng = np.random.default_rng(seq)
         patch = random_crop(images[k % len(images)], crop, rng)
         params = spec.sample_params(rng) if strength == "random" else spec.representative()
-        out.append(quantize(spec.apply(patch, rng, params)))
+        out.append((patch, quantize(spec.apply(patch, rng, params))))
     return out
+
+
+def degraded_crops(images: Sequence[np.ndarray], op: str, n: int, crop: int, seed: int = 0,
+                   strength: str = "random") -> list[np.ndarray]:
+    """The degraded halves of :func:`degraded_pairs` (same arguments, same crops)."""
+    return [lq for _, lq in degraded_pairs(images, op, n, crop, seed, strength)]
 
 
 # ------------------------------------------------------------------------------------------- features

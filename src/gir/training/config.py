@@ -57,7 +57,7 @@ SCHEMA: dict[str, Any] = {
     },
     "data": {
         "train": {
-            "mode": F("gir", "str", doc="single | mix | gir | clean | compose | paired"),
+            "mode": F("gir", "str", doc="single | mix | gir | clean | compose | strategy | paired"),
             "roots": F([], "paths", doc="clean-image folders (recursive)"),
             "recursive": F(True, "bool"),
             "suffixes": F(list(IMAGE_SUFFIXES), "strlist"),
@@ -95,6 +95,14 @@ SCHEMA: dict[str, Any] = {
                 "strength": F("random", "str", choices=("random", "representative")),
             },
             "clean": {"name": F("clean", "str")},
+            "strategy": {
+                "type": F("incremental", "str", choices=("mix", "combine", "sequence", "incremental"),
+                          doc="Mix-, Combine-, Sequence-Train or incremental learning (paper 001)"),
+                "tasks": F([], "list", doc="as mix.tasks; one-op recipes are isolated, longer ones coupled"),
+                "isolated_iterations": F(None, "int", nullable=True, min=1,
+                                         doc="incremental: iterations on isolated tasks first (default: a "
+                                             "third of train.iterations)"),
+            },
             "compose": {"parts": F([], "list", doc="[{mode, weight, ...that mode's own keys}]")},
             "paired": {
                 "lq": F(None, "path", nullable=True),
@@ -410,6 +418,7 @@ def _resolve_nested_paths(cfg: dict) -> None:
     terms' ``weights``."""
     train = cfg["data"]["train"]
     _resolve_task_roots(train["mix"]["tasks"], "data.train.mix.tasks")
+    _resolve_task_roots(train["strategy"]["tasks"], "data.train.strategy.tasks")
     for i, part in enumerate(train["compose"]["parts"]):
         if isinstance(part, dict) and part.get("mode") == "mix" and isinstance(part.get("tasks"), list):
             _resolve_task_roots(part["tasks"], f"data.train.compose.parts[{i}].tasks")

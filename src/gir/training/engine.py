@@ -208,7 +208,9 @@ class Trainer:
         self.stop = min(self.iterations, t["stop_at"] or self.iterations)
 
         # Data first: bad folders fail before any model is built.
-        self.train_set = build_train_set(cfg["data"]["train"], cfg["seed"], t["patch_size"])
+        self.train_set = build_train_set(cfg["data"]["train"], cfg["seed"], t["patch_size"],
+                                         samples_per_iteration=self.batch_size * info.world_size,
+                                         iterations=self.iterations)
         self.val_set = build_val_set(cfg["data"]["val"])
 
         from gir.training.objectives import build_objective

@@ -93,7 +93,7 @@ def build_objective(cfg: dict) -> Objective:
 def _register_all() -> None:
     import importlib
 
-    for mod in ("gir.dcpt.objectives",):
+    for mod in ("gir.dcpt.objectives", "gir.diffusion.objective", "gir.diffusion.specialists"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:  # the module itself is optional; its own imports must work
@@ -112,6 +112,14 @@ def _lq_context(model: nn.Module, batch: dict, device: torch.device, margin: int
 class Restore(Objective):
     """LQ -> GT with the config's ``loss`` terms; validation is PSNR / SSIM per task (the one scoring path,
     :func:`gir.training.validate.evaluate`)."""
+
+    def bind(self, model, loss, device, cfg):
+        from gir.models.diffusion_unet import DiffusionUNet
+
+        if isinstance(model, DiffusionUNet) and type(self) is Restore:
+            raise ConfigError("config: model diffusion_unet trains with objective: {type: residual_diffusion} "
+                              "(its forward pass samples without gradients)")
+        super().bind(model, loss, device, cfg)
 
     def step(self, net, batch, lq, gt, t, phase=0):
         context = _lq_context(self.model, batch, self.device, self.context_margin)

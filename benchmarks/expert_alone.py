@@ -1,0 +1,55 @@
+"""One task, several networks, whole test photos: an expert candidate against the shipped one in the same run
+(the evaluation path of every benchmark: :func:`gir.bench.evaluate.evaluate`, 8-bit rounded outputs, RGB PSNR).
+
+    python benchmarks/expert_alone.py --task "noise(sigma=25)" --set cbsd68 \
+        --model gir-expert-noise --model runs/experts/noise_stage2/models/net_latest.safetensors
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", required=True, help="recipe text, e.g. 'noise(sigma=25)'")
+    ap.add_argument("--model", action="append", required=True, help="shipped name or checkpoint (repeatable)")
+    ap.add_argument("--set", default="cbsd68", help="test set under <shared>/test (default cbsd68)")
+    ap.add_argument("--max-images", type=int)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from gir.bench.evaluate import EvalTask, evaluate, load_images, mean_table
+    from gir.bench.run import shared_data
+    from gir.degradations import Recipe
+    from gir.restore.engine import Restorer
+
+    torch.set_num_threads(args.threads)
+    try:
+        folder = shared_data() / "test" / args.set
+    except Exception as e:  # noqa: BLE001 - the benchmark needs the shared data
+        print(f"skipped: {e}")
+        return 0
+    nets = {m: Restorer(m, device="cpu", impulse_repair=False) for m in args.model}
+    methods = {m: (lambda lq, _r, net=net: net(lq)) for m, net in nets.items()}
+    t0 = time.perf_counter()
+    scores = evaluate(methods, [EvalTask(args.task, Recipe.from_text(args.task))],
+                      load_images(folder, args.max_images), args.seed)
+    means = mean_table(scores, ("method",))
+    n = means[("input",)]["n"]
+    print(f"{args.task} on {args.set} ({n} whole photos, seed {args.seed}), {time.perf_counter() - t0:.0f} s\n")
+    print("| model | PSNR | SSIM | vs input | vs first model |\n|---|---:|---:|---:|---:|")
+    first = means[(args.model[0],)]["psnr"]
+    for (m,), v in means.items():
+        print(f"| {Path(m).name if m != 'input' else 'input'} | {v['psnr']:.2f} | {v['ssim']:.4f} | "
+              f"{v['psnr'] - means[('input',)]['psnr']:+.2f} | {v['psnr'] - first:+.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
