@@ -3,6 +3,9 @@
 
     python benchmarks/expert_alone.py --task "noise(sigma=25)" --set cbsd68 \
         --model gir-expert-noise --model runs/experts/noise_stage2/models/net_latest.safetensors
+    python benchmarks/expert_alone.py --task "noise(sigma=25)" --model gir-expert-noise --ensemble 1 --ensemble 4
+
+``--ensemble N`` (repeatable) scores every model also with its geometric self-ensemble of N passes.
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ def main(argv=None) -> int:
     ap.add_argument("--max-images", type=int)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ensemble", type=int, action="append", choices=(1, 2, 4, 8),
+                    help="self-ensemble passes (repeatable; default 1)")
     args = ap.parse_args(argv)
 
     import torch
@@ -35,7 +40,9 @@ def main(argv=None) -> int:
     except Exception as e:  # noqa: BLE001 - the benchmark needs the shared data
         print(f"skipped: {e}")
         return 0
-    nets = {m: Restorer(m, device="cpu", impulse_repair=False) for m in args.model}
+    label = lambda m, e: m if e == 1 else f"{m} x{e}"
+    nets = {label(m, e): Restorer(m, device="cpu", impulse_repair=False, ensemble=e)
+            for m in args.model for e in (args.ensemble or [1])}
     methods = {m: (lambda lq, _r, net=net: net(lq)) for m, net in nets.items()}
     t0 = time.perf_counter()
     scores = evaluate(methods, [EvalTask(args.task, Recipe.from_text(args.task))],
@@ -44,7 +51,7 @@ def main(argv=None) -> int:
     n = means[("input",)]["n"]
     print(f"{args.task} on {args.set} ({n} whole photos, seed {args.seed}), {time.perf_counter() - t0:.0f} s\n")
     print("| model | PSNR | SSIM | vs input | vs first model |\n|---|---:|---:|---:|---:|")
-    first = means[(args.model[0],)]["psnr"]
+    first = means[(next(iter(nets)),)]["psnr"]
     for (m,), v in means.items():
         print(f"| {Path(m).name if m != 'input' else 'input'} | {v['psnr']:.2f} | {v['ssim']:.4f} | "
               f"{v['psnr'] - means[('input',)]['psnr']:+.2f} | {v['psnr'] - first:+.2f} |")

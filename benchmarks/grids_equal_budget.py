@@ -41,6 +41,7 @@ def main(argv=None) -> int:
     ap.add_argument("--iterations", type=int, default=400, help="iterations per op (N)")
     ap.add_argument("--delta", type=float, default=0.7, help="largest drop allowed per group, dB (paper: 0.7)")
     ap.add_argument("--max-size", type=int, default=3, help="largest group size searched (paper's groups: 2-3)")
+    ap.add_argument("--max-verifications", type=int, help="verification budget of the search (groups trained)")
     ap.add_argument("--model-config", default="{type: srresnet, preset: small}")
     ap.add_argument("--train", default=None, help="clean training folder (default <shared>/train)")
     ap.add_argument("--val", default=None, help="held-out clean images (default <shared>/test/kodak24)")
@@ -75,7 +76,8 @@ def main(argv=None) -> int:
                            log=lambda s: print(f"[{time.perf_counter() - t0:6.0f} s] {s}", file=sys.stderr, flush=True))
     singles = {op: ver.single(op) for op in ops}
     mixed = ver.group(tuple(ops))
-    grouping = search_groups(ops, matrix, ver, args.delta, max_size=args.max_size)
+    grouping = search_groups(ops, matrix, ver, args.delta, max_size=args.max_size,
+                             max_verifications=args.max_verifications)
     experts = {}
     for g in grouping.groups:
         rec = ver.group(g) if len(g) > 1 else {"psnr": {g[0]: {"mix": singles[g[0]]["psnr"]}},

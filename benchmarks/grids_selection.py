@@ -9,7 +9,9 @@ KL(group || image). Reported per op:
 - PSNR of the chosen group's expert against the oracle expert (the group that holds the op), so the PSNR lost
   to mis-selection; the mixed model over all 11 as a reference;
 - the out-of-distribution flag (threshold: 95th percentile of the chosen-group divergences of Set14 windows,
-  4 per grouped op), also on degradations outside the 11 (``--ood-ops``, default haze and low light).
+  4 per grouped op), also on degradations outside the 11 (``--ood-ops``, default haze and low light);
+- the same for the alternative selector, `gir analyze`'s family probabilities
+  (:func:`gir.grids.selection.select_by_diagnosis`).
 
 The groups and experts come from ``benchmarks/grids_equal_budget.py`` (its ``equal_budget.json``).
 
@@ -54,8 +56,9 @@ def main(argv=None) -> int:
 
     import torch
 
+    from gir.analysis.analyze import get_analyzer
     from gir.bench.run import shared_data
-    from gir.grids.selection import Selector, calibration_divergences, image_ggd
+    from gir.grids.selection import Selector, calibration_divergences, image_ggd, select_by_diagnosis
     from gir.grids.similarity import degraded_pairs, load_clean_images, op_ggds, read_matrix
     from gir.interpret.features import load_network
     from gir.metrics import psnr
@@ -85,33 +88,39 @@ def main(argv=None) -> int:
     nets = {name: Restorer(ck, device="cpu", tile=0, impulse_repair=False) for name, ck in expert_of.items()}
     mixed = Restorer(budget["mixed_checkpoint"], device="cpu", tile=0, impulse_repair=False)
     oracle_of = {op: name for name, g in groups.items() for op in g}
+    analyzer = get_analyzer()
 
     images = load_clean_images(args.images or shared / "test" / "kodak24", args.max_images, min_side=args.window)
     ood_ops = [o for o in args.ood_ops.split(",") if o]
     rows, recs = [], []
     for op in list(ops) + ood_ops:
-        hits, flags, lost, chosen_p, oracle_p, mixed_p, input_p = 0, 0, [], [], [], [], []
+        hits, a_hits, flags, recs_op = 0, 0, 0, []
         pairs = degraded_pairs(images, op, len(images), args.window, args.seed + 7)
         for k, (gt, lq) in enumerate(pairs):
             s = sel.select(image_ggd(model, lq, sel.crops, sel.crop, args.seed + k, sel.layer, sel.method))
             flags += bool(s.ood)
             rec = {"op": op, "image": k, "group": s.group, "divergence": s.divergence, "ood": s.ood}
             if op in oracle_of:
+                diagnosis = analyzer(lq)
+                a_group = select_by_diagnosis({f: x.p for f, x in diagnosis.findings.items()}, groups, s.divergences)
                 hits += op in s.ops
-                out_c = nets[s.group](lq)
-                out_o = out_c if s.group == oracle_of[op] else nets[oracle_of[op]](lq)
-                pc, po = psnr(out_c, gt), psnr(out_o, gt)
-                chosen_p.append(pc), oracle_p.append(po), lost.append(po - pc)
-                mixed_p.append(psnr(mixed(lq), gt)), input_p.append(psnr(lq, gt))
-                rec.update(psnr_chosen=pc, psnr_oracle=po)
+                a_hits += op in groups[a_group]
+                outs = {g: nets[g](lq) for g in {s.group, a_group, oracle_of[op]}}
+                rec.update(analyzer_group=a_group, psnr_chosen=psnr(outs[s.group], gt),
+                           psnr_analyzer=psnr(outs[a_group], gt), psnr_oracle=psnr(outs[oracle_of[op]], gt),
+                           psnr_mixed=psnr(mixed(lq), gt), psnr_input=psnr(lq, gt))
+                recs_op.append(rec)
             recs.append(rec)
         n = len(pairs)
         if op in oracle_of:
-            rows.append((op, f"{100 * hits / n:.0f}%", f"{np.mean(input_p):.2f}", f"{np.mean(oracle_p):.2f}",
-                         f"{np.mean(chosen_p):.2f}", f"{np.mean(lost):.2f}", f"{np.mean(mixed_p):.2f}",
-                         f"{100 * flags / n:.0f}%"))
+            m = {k: np.mean([r[k] for r in recs_op]) for k in
+                 ("psnr_input", "psnr_oracle", "psnr_chosen", "psnr_analyzer", "psnr_mixed")}
+            rows.append((op, f"{100 * hits / n:.0f}%", f"{100 * a_hits / n:.0f}%", f"{m['psnr_input']:.2f}",
+                         f"{m['psnr_oracle']:.2f}", f"{m['psnr_chosen']:.2f}", f"{m['psnr_analyzer']:.2f}",
+                         f"{m['psnr_oracle'] - m['psnr_chosen']:.2f}", f"{m['psnr_oracle'] - m['psnr_analyzer']:.2f}",
+                         f"{m['psnr_mixed']:.2f}", f"{100 * flags / n:.0f}%"))
         else:
-            rows.append((op + " (outside the 11)", "-", "-", "-", "-", "-", "-", f"{100 * flags / n:.0f}%"))
+            rows.append((op + " (outside the 11)", *["-"] * 9, f"{100 * flags / n:.0f}%"))
         print(f"[{time.perf_counter() - t0:5.0f} s] {op}", file=sys.stderr, flush=True)
 
     ind = [r for r in recs if r["op"] in oracle_of]
@@ -120,15 +129,22 @@ def main(argv=None) -> int:
           + "; ".join(f"{k}: {'+'.join(g)}" for k, g in groups.items()))
     print(f"OOD threshold {sel.threshold:.4g} nats ({sel.rule}); calibration accuracy {100 * calib_acc:.0f}%")
     print()
-    print("| degradation | to its group | input | oracle expert | chosen expert | lost to selection | mixed model | flagged OOD |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("GGD: paper 002's selection (smallest KL(group || image)); analyzer: `gir analyze`'s family probabilities "
+          "(gir.grids.selection.select_by_diagnosis, GGD breaking ties between groups of one family)")
+    print()
+    print("| degradation | to its group, GGD | to its group, analyzer | input | oracle expert | GGD's expert | "
+          "analyzer's expert | lost, GGD | lost, analyzer | mixed model | flagged OOD |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
-    acc = np.mean([r["group"] in [g for g, ops_ in groups.items() if r["op"] in ops_] for r in ind])
-    print(f"| **all 11** | {100 * acc:.0f}% | | {np.mean([r['psnr_oracle'] for r in ind]):.2f} | "
-          f"{np.mean([r['psnr_chosen'] for r in ind]):.2f} | "
-          f"{np.mean([r['psnr_oracle'] - r['psnr_chosen'] for r in ind]):.2f} | | "
-          f"{100 * np.mean([bool(r['ood']) for r in ind]):.0f}% |")
+    in_group = lambda r, key: r[key] in [g for g, ops_ in groups.items() if r["op"] in ops_]
+    mean = {k: np.mean([r[k] for r in ind]) for k in
+            ("psnr_input", "psnr_oracle", "psnr_chosen", "psnr_analyzer", "psnr_mixed")}
+    print(f"| **all 11** | {100 * np.mean([in_group(r, 'group') for r in ind]):.0f}% | "
+          f"{100 * np.mean([in_group(r, 'analyzer_group') for r in ind]):.0f}% | {mean['psnr_input']:.2f} | "
+          f"{mean['psnr_oracle']:.2f} | {mean['psnr_chosen']:.2f} | {mean['psnr_analyzer']:.2f} | "
+          f"{mean['psnr_oracle'] - mean['psnr_chosen']:.2f} | {mean['psnr_oracle'] - mean['psnr_analyzer']:.2f} | "
+          f"{mean['psnr_mixed']:.2f} | {100 * np.mean([bool(r['ood']) for r in ind]):.0f}% |")
     if args.json:
         Path(args.json).write_text(json.dumps({"groups": groups, "threshold": sel.threshold, "rule": sel.rule,
                                                "records": recs}, indent=1) + "\n")

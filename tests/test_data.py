@@ -179,6 +179,11 @@ def test_mix_ranges_narrow_the_random_range_of_named_parameters():
     assert 1.05 <= min(omegas) < 1.1 and 1.55 < max(omegas) <= 1.6
     assert sizes == set(range(9, 24, 2))  # parameters not named keep the op's own range
     assert 2.0 <= min(sigmas) and max(sigmas) <= 3.0
+    per_op = MixTasks([{"recipe": "blur > noise", "random": True,
+                        "ranges": {"blur.sigma": [0.3, 0.5], "noise.sigma": [20.0, 25.0]}}])
+    for i in range(50):
+        b, n = per_op.draw(sample_rng(5, i)).recipe.steps
+        assert 0.3 <= b.params["sigma"] <= 0.5 and 20.0 <= n.params["sigma"] <= 25.0  # op.param: that op only
     again = [MixTasks(m_tasks).draw(sample_rng(4, 7)).recipe.to_text() for m_tasks in
              [[{"recipe": "ringing", "random": True, "ranges": {"omega": [1.05, 1.6]}}]] * 2]
     assert again[0] == again[1]
@@ -188,6 +193,7 @@ def test_mix_ranges_narrow_the_random_range_of_named_parameters():
     ([], "non-empty"),
     ([{"recipe": "ringing", "ranges": {"omega": [1, 2]}}], "only with random: true"),
     ([{"recipe": "ringing", "random": True, "ranges": {"sigma": [1, 2]}}], "not a parameter of ringing: sigma"),
+    ([{"recipe": "ringing", "random": True, "ranges": {"noise.sigma": [1, 2]}}], "not a parameter of ringing: noise.sigma"),
     ([{"recipe": "ringing", "random": True, "ranges": {"omega": [2, 1]}}], "above high"),
     ([{"recipe": "ringing", "random": True, "ranges": {"omega": [1, 9]}}], r"ranges.omega: ringing"),
     ([{"recipe": "ringing", "random": True, "ranges": {"omega": 1.2}}], r"expected \[low, high\]"),

@@ -137,6 +137,10 @@ def test_training_objective_trains_resumes_and_restores(tmp_path):
     assert main(["restore", str(src), "-o", str(tmp_path / "o2.png"), "--model", str(ckpt)]) == 0
     o1, o2 = read_rgb(tmp_path / "o1.png"), read_rgb(tmp_path / "o2.png")
     assert o1.shape == (37, 45, 3) and np.array_equal(o1, o2)
+    for k in (3, 4):  # tiled: the fixed noise seed makes a tiled result reproducible too
+        assert main(["restore", str(src), "-o", str(tmp_path / f"o{k}.png"), "--model", str(ckpt),
+                     "--tile", "16", "--overlap", "8"]) == 0
+    assert np.array_equal(read_rgb(tmp_path / "o3.png"), read_rgb(tmp_path / "o4.png"))
 
 
 def test_objective_refuses_other_architectures(tmp_path):

@@ -320,3 +320,30 @@ def test_verify_by_training_scores_and_caches(tmp_path, image_folder, monkeypatc
     monkeypatch.setattr(TrainingVerifier, "_train", no_training)
     again = verify_by_training(tmp_path / "work", [image_folder], image_folder, **kw)
     assert again(("noise", "blur")) == pytest.approx(drop)
+
+
+def test_grouping_search_with_a_verification_budget_keeps_the_best_partition_found():
+    ops = list("abcdef")
+    m, verify, _ = _planted(ops)
+    full = search_groups(ops, m, verify, delta=0.7)
+    assert full.complete and full.to_dict()["complete"]
+    for budget in (1, full.verifications // 2, full.verifications - 1):
+        res = search_groups(ops, m, _planted(ops)[1], delta=0.7, max_verifications=budget)
+        assert not res.complete and res.verifications == budget
+        assert all(res.drops[group_key(g)] <= 0.7 for g in res.groups if len(g) > 1)  # only verified groups
+        assert sorted(o for g in res.groups for o in g) == ops
+        assert full.m <= res.m <= len(ops)
+    assert "not a proven minimum" in res.describe()
+
+
+def test_selection_by_diagnosis_follows_the_most_probable_family_and_breaks_ties_by_divergence():
+    from gir.grids.selection import select_by_diagnosis
+
+    groups = {"g0": ["blur", "ringing"], "g1": ["motion_blur", "sr"], "g2": ["noise", "salt_pepper"]}
+    p = {"blur": 0.1, "ringing": 0.2, "resize": 0.3, "noise": 0.9, "impulse": 0.05}
+    assert select_by_diagnosis(p, groups) == "g2"
+    p.update(noise=0.1, blur=0.8)  # blur is the family of both g0 (blur) and g1 (motion_blur): a tie
+    assert select_by_diagnosis(p, groups) == "g0"
+    assert select_by_diagnosis(p, groups, {"g0": 0.5, "g1": 0.1, "g2": 0.01}) == "g1"  # g2 is not tied
+    with pytest.raises(GirError, match="no analyzer family for op"):
+        select_by_diagnosis(p, {"g": ["blur", "made_up"]})

@@ -543,3 +543,26 @@ def test_cli_repairs_impulse_noise_first_and_says_so_unless_told_not_to(ckpt, tm
         assert ("impulse repair off" in log) == (not on)
         expected = restore(read_image(src), model=ckpt, impulse_repair=on)
         assert np.abs(read_image(out).rgb - expected).max() <= 0.5 / 255 + 1e-6
+
+
+# ------------------------------------------------------------------------------------- self-ensemble
+def test_self_ensemble_undoes_each_transform_and_averages():
+    rgb = natural_image(21, 34, seed=3)
+    np.testing.assert_allclose(engine.self_ensemble(rgb, lambda x: x, 8), rgb, atol=1e-6)  # equivariant: unchanged
+    ramp = lambda x: np.clip(x + np.linspace(0, 0.1, x.shape[1], dtype=np.float32)[None, :, None], 0, 1)
+    out = engine.self_ensemble(rgb * 0.5, ramp, 2)  # left-right: the ramp and its mirror average to a constant
+    assert out.shape == rgb.shape
+    bias = out - rgb * 0.5
+    assert np.ptp(bias[:, :21]) < 0.01  # the first 21 columns: away from the edge padding to 48
+
+
+def test_restorer_ensemble_runs_every_transform_through_the_network():
+    net, (_, noisy) = _conv_net(), _noisy_pair(37, 45, 4)
+    plain = Restorer(net, device="cpu", tile=0, impulse_repair=False)
+    ens = Restorer(net, device="cpu", tile=0, impulse_repair=False, ensemble=4)
+    out = ens(noisy)
+    assert out.shape == noisy.shape and out.dtype == np.float32 and "self-ensemble x4" in ens.describe()
+    np.testing.assert_allclose(out, engine.self_ensemble(noisy, plain, 4), atol=1e-6)
+    assert np.abs(out - plain(noisy)).max() > 1e-3  # this network is not flip-equivariant: the passes differ
+    with pytest.raises(GirError, match="ensemble must be one of 1, 2, 4, 8"):
+        Restorer(net, device="cpu", ensemble=3)

@@ -153,7 +153,7 @@ def cmd_restore(args) -> int:
                            overlap=args.overlap, half=args.half, fmt=args.format, quality=args.quality,
                            progress=not args.quiet, log=None if args.quiet else _stderr_line,
                            impulse_repair=args.impulse_repair, only=args.only, skip=args.skip,
-                           explain=args.explain, write_json=args.json)
+                           explain=args.explain, write_json=args.json, ensemble=args.ensemble)
     print(report.summary("restored"), file=sys.stderr if report.failures else sys.stdout)
     return report.exit_code
 
@@ -242,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--tile", default="auto", help="tile side in pixels, 'auto' (from free memory) or 0 (no "
                                                   "tiling); default auto")
     r.add_argument("--overlap", type=int, default=32, help="pixels shared by neighbouring tiles (default 32)")
+    r.add_argument("--ensemble", type=int, default=1, choices=(1, 2, 4, 8),
+                   help="geometric self-ensemble of every network: the mean over this many flips / transposes "
+                        "(slower by that factor; 4: +0.2 dB on noise sigma 25); default 1")
     r.add_argument("--format", help="write this format (png, jpg, tif, webp) instead of the input's")
     r.add_argument("--quality", type=int, default=95, help="JPEG / WebP quality 1-100 (default 95)")
     r.add_argument("--impulse-repair", action=argparse.BooleanOptionalAction, default=True,

@@ -104,8 +104,9 @@ def _redraw(recipe, rng: np.random.Generator, params: Sequence[Sequence[Any]]):
 
 def _random_params(recipe, ranges: Any, key: str) -> list[list[Any]]:
     """Each step's params, with the random range of every parameter named in ``ranges`` (None: none)
-    replaced by the given ``[low, high]`` (numbers) or list of choices. Every name must be a parameter of
-    some step, and the new range must lie inside the parameter's valid bounds."""
+    replaced by the given ``[low, high]`` (numbers) or list of choices. A name is a parameter (``sigma``: of
+    every step that has one) or ``op.parameter`` (``noise.sigma``: that op's only, and first). Every name must
+    be a parameter of some step, and the new range must lie inside the parameter's valid bounds."""
     from dataclasses import replace
 
     from gir.degradations import OPS
@@ -115,14 +116,16 @@ def _random_params(recipe, ranges: Any, key: str) -> list[list[Any]]:
         return steps
     if not isinstance(ranges, dict) or not ranges:
         raise ConfigError(f"{key}: expected a mapping such as {{omega: [1.05, 1.6]}}, got {ranges!r}")
-    unknown = sorted(set(ranges) - {p.name for ps in steps for p in ps})
+    known = {n for ps, step in zip(steps, recipe.steps) for p in ps for n in (p.name, f"{step.op}.{p.name}")}
+    unknown = sorted(set(map(str, ranges)) - known)
     if unknown:
         raise ConfigError(f"{key}: not a parameter of "
-                          f"{' > '.join(s.op for s in recipe.steps)}: {', '.join(map(str, unknown))}")
+                          f"{' > '.join(s.op for s in recipe.steps)}: {', '.join(unknown)}")
     for ps, step in zip(steps, recipe.steps):
         for i, p in enumerate(ps):
-            if p.name in ranges:
-                ps[i] = replace(p, rand=_checked_range(p, ranges[p.name], step.op, f"{key}.{p.name}"))
+            name = next((n for n in (f"{step.op}.{p.name}", p.name) if n in ranges), None)
+            if name is not None:
+                ps[i] = replace(p, rand=_checked_range(p, ranges[name], step.op, f"{key}.{name}"))
     return steps
 
 

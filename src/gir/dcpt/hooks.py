@@ -110,7 +110,7 @@ class FeatureHooks:
 
     ``levels``: dotted module names (default: the model's declared :func:`encoder_levels`), shallow to deep.
     After a forward pass of the model inside the block, :attr:`features` holds one B x C x H x W tensor per
-    level, in the order of ``levels`` (the output of the module's last call in that pass). ``detach``: keep
+    level, in the order of ``levels`` (the output of the module's first call in that pass). ``detach``: keep
     them out of the autograd graph. ``stop_after_last``: end the pass as soon as every level has been
     produced; run the model through :meth:`forward` (which catches the stop) rather than calling it directly.
     A direct call that is stopped ends the ``with`` block there without an error.
@@ -172,6 +172,8 @@ class FeatureHooks:
 
     def _make_hook(self, name: str):
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
+            if name in self._store:  # a module called again in the same pass (a sampler's later steps)
+                return
             out = to_nchw(output, self.layout, self._size, name)
             self._store[name] = out.detach() if self.detach else out
             if self.stop_after_last and len(self._store) == len(self.levels):

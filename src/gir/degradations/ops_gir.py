@@ -30,14 +30,45 @@ def down_up(img: np.ndarray, scale: float, down: str = "bicubic", up: str = "bic
     """Downscale HxWxC ``img`` by ``scale`` (>= 1) with kernel ``down``, then resize back to HxW with ``up``.
 
     Kernels: nearest, bilinear, bicubic, area. The low-resolution size is round(H/scale) x round(W/scale),
-    at least 1x1. Scale 1 returns a copy.
+    at least 1x1. Scale 1 returns a copy. Down-sampling is done as image software and the super-resolution
+    literature do it (Pillow, MATLAB's ``imresize``): bilinear and bicubic stretch their kernel by the scale,
+    so they low-pass before sampling instead of aliasing (OpenCV's INTER_LINEAR / INTER_CUBIC sample the
+    interpolant at the new grid only); nearest takes the sample nearest each low-resolution pixel's centre
+    (OpenCV's takes the top-left one, (scale - 1) / 2 px off; at an even scale no sample is centred, and the
+    result is half a pixel off whichever is taken). Up-sampling is OpenCV's.
     """
     h, w = img.shape[:2]
     if scale <= 1.0:
         return img.copy()
     lh, lw = max(1, round(h / scale)), max(1, round(w / scale))
-    small = cv2.resize(img, (lw, lh), interpolation=INTERP[down])
+    if down == "nearest":
+        small = img[centre_samples(h, lh)][:, centre_samples(w, lw)]
+    elif down in PIL_DOWN:
+        small = pil_resize(img, lw, lh, down)
+    else:
+        small = cv2.resize(img, (lw, lh), interpolation=INTERP[down])
     return cv2.resize(small, (w, h), interpolation=INTERP[up]).reshape(img.shape)
+
+
+PIL_DOWN = ("bilinear", "bicubic")
+
+
+def pil_resize(img: np.ndarray, width: int, height: int, kernel: str) -> np.ndarray:
+    """Resize float32 HxW(xC) ``img`` per channel with Pillow's antialiasing ``kernel`` (bilinear or bicubic),
+    in float32 ('F' mode, no quantisation) -> height x width (x C)."""
+    from PIL import Image
+
+    resample = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}[kernel]
+    planes = img[..., None] if img.ndim == 2 else img
+    out = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(planes[..., c], dtype=np.float32), mode="F")
+                               .resize((width, height), resample), dtype=np.float32)
+                    for c in range(planes.shape[2])], axis=-1)
+    return out[..., 0] if img.ndim == 2 else out
+
+
+def centre_samples(n: int, m: int) -> np.ndarray:
+    """Indices of the ``n`` input samples nearest the centres of ``m`` equal output cells."""
+    return np.minimum(((np.arange(m) + 0.5) * (n / m)).astype(np.int64), n - 1)
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:

@@ -133,12 +133,12 @@ def start_state(lq: torch.Tensor, schedule: Schedule, eps: torch.Tensor) -> torc
     return schedule.gamma * lq + float(schedule.noise) * eps
 
 
-@torch.no_grad()
 def sample(predict: Predictor, lq: torch.Tensor, schedule: Schedule, steps: int = DEFAULT_STEPS,
            eps: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """Deterministic few-step sampling from I_T to the restored image LQ - R (see the module docstring).
 
-    eps: the starting noise (default: drawn with ``generator``, so a fixed seed gives the same bytes)."""
+    eps: the starting noise (default: drawn with ``generator``, so a fixed seed gives the same bytes).
+    Autograd is as the caller has it: inference wraps the call in ``torch.no_grad()``."""
     if eps is None:
         eps = torch.randn(lq.shape, generator=generator, dtype=lq.dtype, device="cpu").to(lq.device)
     times = schedule.sampling_times(steps)

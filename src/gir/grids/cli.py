@@ -69,7 +69,8 @@ def cmd_group(args) -> int:
                                     val_crop=args.val_crop, device=args.device, seed=args.seed,
                                     max_train_images=args.max_train_images,
                                     log=lambda s: print(s, file=sys.stderr))
-    result = search_groups(ops, matrix, verify, args.delta, tie=args.tie, max_size=args.max_size)
+    result = search_groups(ops, matrix, verify, args.delta, tie=args.tie, max_size=args.max_size,
+                           max_verifications=args.max_verifications)
     paths = write_group_configs(result, args.out, train, arch, budget, args.seed,
                                 val_roots=[val] if val.is_dir() else [])
     print(result.describe())
@@ -163,6 +164,8 @@ def add_grids_parser(sub) -> None:
     p.add_argument("--work", help="verification cache folder (default OUT/verify); a rerun skips finished runs")
     p.add_argument("--tie", type=float, default=0.05, help="mean distances within this bin are ranked by variance")
     p.add_argument("--max-size", type=int, help="largest group size to consider")
+    p.add_argument("--max-verifications", type=int,
+                   help="stop after verifying this many groups (training runs) and keep the best partition found")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-v", "--verbose", action="store_true", help="print every verification and search step")

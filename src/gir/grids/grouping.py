@@ -109,6 +109,8 @@ class Grouping:
     kept: dict[int, int]
     log: list[str] = field(default_factory=list)
     ops: list[str] = field(default_factory=list)
+    complete: bool = True
+    """False when a verification budget stopped the search: m is then the best found, not a proven minimum."""
 
     @property
     def m(self) -> int:
@@ -120,6 +122,7 @@ class Grouping:
                 "group_drops": [self.drops.get(group_key(g), 0.0) for g in self.groups],
                 "m": self.m, "l_max": self.l_max, "kept": {str(k): v for k, v in self.kept.items()},
                 "verifications": self.verifications, "exhaustive": exhaustive_verifications(len(self.ops)),
+                "complete": self.complete,
                 "ranking": RANKING, "drops": dict(self.drops), "log": list(self.log)}
 
     def describe(self) -> str:
@@ -130,6 +133,8 @@ class Grouping:
             lines.append(f"  group_{k}: {', '.join(g)}  (max drop {d:.2f} dB)")
         lines.append(f"verified {self.verifications} group(s) (exhaustive search: "
                      f"{exhaustive_verifications(len(self.ops))}); L_max {self.l_max}")
+        if not self.complete:
+            lines.append("verification budget exhausted: the fewest groups found so far, not a proven minimum")
         return "\n".join(lines)
 
 
@@ -138,11 +143,16 @@ def group_key(group: Sequence[str]) -> str:
     return "+".join(group)
 
 
-class _CachedVerifier:
-    """Calls ``verify`` at most once per group; singletons are 0 without a call. Logs each call."""
+class BudgetExhausted(Exception):
+    """The search needed more verifications than ``max_verifications`` allowed."""
 
-    def __init__(self, verify: Verifier, delta: float, log: list[str]):
-        self.verify, self.delta, self.log = verify, float(delta), log
+
+class _CachedVerifier:
+    """Calls ``verify`` at most once per group; singletons are 0 without a call. Logs each call. With
+    ``budget``, a call beyond that many raises :class:`BudgetExhausted`."""
+
+    def __init__(self, verify: Verifier, delta: float, log: list[str], budget: int | None = None):
+        self.verify, self.delta, self.log, self.budget = verify, float(delta), log, budget
         self.drops: dict[Group, float] = {}
         self.calls = 0
 
@@ -150,6 +160,8 @@ class _CachedVerifier:
         if len(group) == 1:
             return 0.0
         if group not in self.drops:
+            if self.budget is not None and self.calls >= self.budget:
+                raise BudgetExhausted(group_key(group))
             try:
                 d = float(self.verify(group))
             except (TypeError, ValueError) as e:
@@ -231,13 +243,30 @@ class _Solver:
         return list(chosen)
 
 
+def _greedy_partition(ops: Sequence[str], ver: _CachedVerifier) -> list[Group]:
+    """A partition from verified groups only: the largest (then lowest-drop) feasible groups first, disjoint,
+    and every op left over alone."""
+    good = sorted((g for g, d in ver.drops.items() if d <= ver.delta), key=lambda g: (-len(g), ver.drops[g], g))
+    taken: set[str] = set()
+    groups: list[Group] = []
+    for g in good:
+        if taken.isdisjoint(g):
+            groups.append(g)
+            taken.update(g)
+    return groups + [(o,) for o in ops if o not in taken]
+
+
 def search_groups(ops: Sequence[str], matrix: np.ndarray, verify: Verifier, delta: float,
-                  tie: float = 0.05, max_size: int | None = None, max_nodes: int = 2_000_000) -> Grouping:
+                  tie: float = 0.05, max_size: int | None = None, max_nodes: int = 2_000_000,
+                  max_verifications: int | None = None) -> Grouping:
     """Paper 002's degradation grouping search (see the module docstring for the steps).
 
     ops / matrix: the similarity matrix (S[i][j] = log KL(i || j); the diagonal is ignored). verify(group):
     the group's largest PSNR drop (dB) against the single-task models; called at most once per group.
     delta: the largest drop allowed (dB). max_size: cap on the group size (default n).
+    max_verifications: stop verifying after this many groups (each is a training run); the search then returns
+    the partition with the fewest groups found so far, with ``complete`` False (its m is an upper bound, not a
+    proven minimum; before any is found, the largest verified groups, disjoint, with the rest alone).
     Returns the partition with the fewest groups found, the drops verified and the log.
     """
     ops = list(ops)
@@ -252,34 +281,41 @@ def search_groups(ops: Sequence[str], matrix: np.ndarray, verify: Verifier, delt
         raise GirError(f"delta must be a finite number >= 0, got {delta}")
     cap = n if max_size is None else max(1, min(int(max_size), n))
     log: list[str] = []
-    ver = _CachedVerifier(verify, delta, log)
+    ver = _CachedVerifier(verify, delta, log, max_verifications)
     cands = {L: candidate_groups(matrix, ops, L, tie) for L in range(1, cap + 1)}
-    l_max = _find_l_max(cands, ver, cap, log)
-    kept: dict[int, list[Group]] = {1: cands[1]}
-    for L in range(2, l_max + 1):
-        top_known = cands[L][0] in ver.drops and not ver.known_bad(cands[L][0])
-        last = _last_feasible(cands[L], ver, L, known_first=top_known)
-        kept[L] = cands[L][:last + 1]
-        log.append(f"Λ_{L}: kept {len(kept[L])} of {len(cands[L])} ranked groups")
-    solver = _Solver(ops, kept, ver, l_max, max_nodes)
-    left, right = math.ceil(n / l_max), n
     found: dict[int, list[Group]] = {}
-    while left < right:
-        mid = (left + right) // 2
-        sol = solver.solve(mid)
-        log.append(f"Solve(m <= {mid}): {'found ' + ' | '.join(map(group_key, sol)) if sol else 'none'}")
-        if sol is not None:
-            found[mid] = sol
-            right = mid
-        else:
-            left = mid + 1
-    groups = found.get(left) or solver.solve(left)
+    l_max, kept, complete = 1, {1: cands[1]}, True
+    try:
+        l_max = _find_l_max(cands, ver, cap, log)
+        for L in range(2, l_max + 1):
+            top_known = cands[L][0] in ver.drops and not ver.known_bad(cands[L][0])
+            last = _last_feasible(cands[L], ver, L, known_first=top_known)
+            kept[L] = cands[L][:last + 1]
+            log.append(f"Λ_{L}: kept {len(kept[L])} of {len(cands[L])} ranked groups")
+        solver = _Solver(ops, kept, ver, l_max, max_nodes)
+        left, right = math.ceil(n / l_max), n
+        while left < right:
+            mid = (left + right) // 2
+            sol = solver.solve(mid)
+            log.append(f"Solve(m <= {mid}): {'found ' + ' | '.join(map(group_key, sol)) if sol else 'none'}")
+            if sol is not None:
+                found[mid] = sol
+                right = mid
+            else:
+                left = mid + 1
+        groups = found.get(left) or solver.solve(left)
+    except BudgetExhausted as e:
+        complete = False
+        groups = found[min(found)] if found else _greedy_partition(ops, ver)
+        log.append(f"budget of {max_verifications} verifications exhausted (next: {e}); the best partition "
+                   f"{'found' if found else 'from the groups verified so far'} has m = {len(groups)}, "
+                   f"not proven minimal")
     if groups is None:  # unreachable: singletons always partition
         raise GirError("grouping search found no partition")
     log.append(f"result: m = {len(groups)}")
     return Grouping(groups=groups, delta=float(delta), drops={group_key(g): d for g, d in ver.drops.items()},
                     verifications=ver.calls, l_max=l_max, kept={L: len(v) for L, v in kept.items()}, log=log,
-                    ops=ops)
+                    ops=ops, complete=complete)
 
 
 # ------------------------------------------------------------------------------------- replayed drops

@@ -68,6 +68,28 @@ def select_group(image: GGD, groups: dict[str, GGD]) -> tuple[str, float, dict[s
     return best, div[best], div
 
 
+def select_by_diagnosis(findings: dict[str, float], groups: dict[str, Sequence[str]],
+                        divergences: dict[str, float] | None = None) -> str:
+    """The group for an image from the analyzer's family probabilities (``gir analyze``: family -> p), the
+    alternative to the GGD divergence that measured better here (``benchmarks/RESULTS.md``, "GRIDS adaptive
+    selection"): a group scores the highest p among its ops' families (:data:`gir.analysis.families.OP_FAMILY`);
+    groups that tie (ops of one family in several groups, e.g. Gaussian and motion blur) are told apart by the
+    smallest GGD divergence when ``divergences`` is given, else the first wins."""
+    from gir.analysis.families import OP_FAMILY
+
+    if not groups:
+        raise GirError("no groups to select from")
+    unknown = sorted({o for ops in groups.values() for o in ops if OP_FAMILY.get(o) not in findings})
+    if unknown:
+        raise GirError(f"no analyzer family for op(s) {', '.join(unknown)}")
+    score = {name: max(findings[OP_FAMILY[o]] for o in ops) for name, ops in groups.items()}
+    best = max(score.values())
+    tied = [name for name in groups if score[name] >= best - 1e-9]
+    if len(tied) > 1 and divergences:
+        return min(tied, key=lambda name: divergences.get(name, np.inf))
+    return tied[0]
+
+
 # -------------------------------------------------------------------------------------------- selector
 @dataclass(frozen=True)
 class Selection:

@@ -43,6 +43,15 @@ class GuidedRefiner(RestorationNet):
         self.size_multiple = self.base.size_multiple
         self.tiling = self.base.tiling
 
+    @property
+    def feature_levels(self) -> tuple[str, ...]:
+        """The base network's encoder levels."""
+        return tuple(f"base.{level}" for level in self.base.feature_levels)
+
+    @property
+    def feature_layout(self) -> str:
+        return self.base.feature_layout
+
     def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
         guide = x if guide is None else guide
         return self.base(torch.cat([guide, x], dim=1))[:, :3]

@@ -200,14 +200,22 @@ class Restorer:
         (:mod:`gir.restore.impulse`; images without it pass untouched). ``last_impulse`` keeps the last
         image's :class:`~gir.restore.impulse.ImpulseStats` (None when off).
 
+    ensemble: 1 (default), 2, 4 or 8: geometric self-ensemble, the mean of the restorations of the image flipped
+        left-right (2), also upside-down (4), also transposed (8), each undone; costs that many passes. The
+        image is first padded (edge) to a multiple of 16 at the bottom and right, so a flip keeps JPEG's 8 x 8
+        and 16 x 16 block grid where it was.
+
     When a pass runs out of memory, the batch drops to one tile, then the tile side is halved (down to
     :data:`MIN_TILE`) and the image is done again; the smaller tile is remembered for later images.
     """
 
     def __init__(self, model=None, *, device="auto", tile="auto", overlap: int = DEFAULT_OVERLAP,
                  half: bool | None = None, batch_size="auto", memory_budget: int | None = None,
-                 impulse_repair: bool = True, descriptor: ModelDescriptor | None = None):
+                 impulse_repair: bool = True, descriptor: ModelDescriptor | None = None, ensemble: int = 1):
         self.device = pick_device(device)
+        if int(ensemble) not in ENSEMBLES:
+            raise GirError(f"ensemble must be one of {', '.join(map(str, ENSEMBLES))}, got {ensemble}")
+        self.ensemble = int(ensemble)
         if self.device.type == "cpu":
             from gir.utils.runtime import tune_allocator
 
@@ -376,6 +384,11 @@ class Restorer:
         rgb = as_rgb(image)
         if self.impulse_repair:
             rgb, self.last_impulse = repair_impulses(rgb)
+        if self.ensemble == 1:
+            return self._restore(rgb, progress)
+        return self_ensemble(rgb, lambda x: self._restore(x, progress), self.ensemble)
+
+    def _restore(self, rgb: np.ndarray, progress: bool | str = False) -> np.ndarray:
         out = np.empty_like(rgb)  # the only full-size array made here; run_tiled accumulates into it
         context = self.image_context(rgb)
         is_map = context is not None and context.dim() == 4
@@ -403,8 +416,35 @@ class Restorer:
         tile = "auto" if self.tile is None else ("off" if self.tile == 0 else str(self.tile))
         precision = f"autocast {str(half_dtype(self.device)).replace('torch.', '')}" if self.half else "float32"
         impulse = "" if self.impulse_repair else ", impulse repair off"
+        ensemble = f", self-ensemble x{self.ensemble}" if self.ensemble > 1 else ""
         return (f"model {self.model.name} on {self.device} ({precision}), tile {tile}, overlap {self.overlap}"
-                f"{impulse}")
+                f"{impulse}{ensemble}")
+
+
+ENSEMBLES = (1, 2, 4, 8)
+ENSEMBLE_PAD = 16  # JPEG's largest block (a 4:2:0 MCU): flips of a padded image keep the grid
+
+
+def _geometric(x: np.ndarray, k: int, inverse: bool = False) -> np.ndarray:
+    """Transform ``k`` of the eight flips and transposes (bit 0: left-right, 1: upside-down, 2: transpose), or
+    its inverse."""
+    ops = [(1, lambda a: a[:, ::-1]), (2, lambda a: a[::-1]), (4, lambda a: a.transpose(1, 0, 2))]
+    for bit, op in (reversed(ops) if inverse else ops):
+        if k & bit:
+            x = op(x)
+    return x
+
+
+def self_ensemble(rgb: np.ndarray, restore: Callable[[np.ndarray], np.ndarray], n: int) -> np.ndarray:
+    """The mean of ``restore`` over the first ``n`` geometric transforms of ``rgb`` (float32 HxWx3), each
+    transformed back; ``rgb`` is padded (edge) to a multiple of :data:`ENSEMBLE_PAD` first, and cropped back."""
+    h, w = rgb.shape[:2]
+    padded = np.pad(rgb, ((0, -h % ENSEMBLE_PAD), (0, -w % ENSEMBLE_PAD), (0, 0)), mode="edge")
+    total = np.zeros(padded.shape, dtype=np.float32)
+    for k in range(n):
+        total += _geometric(restore(np.ascontiguousarray(_geometric(padded, k))), k, inverse=True)
+    total *= np.float32(1.0 / n)
+    return np.ascontiguousarray(total[:h, :w])
 
 
 def _free_device_memory(device: torch.device) -> None:

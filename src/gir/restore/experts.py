@@ -58,7 +58,8 @@ class ClassicalExpert(Expert):
 @dataclass
 class NetworkExpert(Expert):
     """A restoration network given by shipped name, checkpoint path or ``nn.Module``; run tiled by a
-    :class:`~gir.restore.engine.Restorer` made on first use with ``options`` (device, tile, overlap, half)."""
+    :class:`~gir.restore.engine.Restorer` made on first use with ``options`` (device, tile, overlap, half,
+    ensemble)."""
 
     model: object = None
     options: dict = field(default_factory=dict)

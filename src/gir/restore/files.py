@@ -90,13 +90,14 @@ def plan_restore(items: list[str], output, fmt: str | None = None
 def restore_files(items: list[str], output, *, model=None, device="auto", tile="auto", overlap: int = 32,
                   half: bool | None = None, fmt: str | None = None, quality: int = 95, progress: bool = True,
                   log: Callable[[str], None] | None = None, impulse_repair: bool = True, only=None, skip=None,
-                  explain: bool = False, write_json: bool = False) -> BatchReport:
+                  explain: bool = False, write_json: bool = False, ensemble: int = 1) -> BatchReport:
     """Restore image files (``gir restore``); see :func:`plan_restore` for where the results go.
 
     model None: the default pipeline (:class:`gir.restore.pipeline.Pipeline`: analyze, plan, experts,
     verify); ``only`` / ``skip`` override its plan, ``explain`` logs its diagnosis, plan and step verdicts,
     ``write_json`` writes them beside each output as ``<output name>.json``. A photo the pipeline leaves
-    unchanged is copied byte for byte when its output keeps the input's format. A model name or path: that
+    unchanged is copied byte for byte when its output keeps the input's format. ``ensemble``: every network's
+    geometric self-ensemble (1, 2, 4 or 8 passes; :class:`gir.restore.engine.Restorer`). A model name or path: that
     single network on every image (the previous behaviour), with the impulse repair first unless
     ``impulse_repair`` is False.
 
@@ -110,7 +111,7 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
         raise GirError("--only and --skip choose the default pipeline's experts; they do not apply to --model")
     plan, problems, folder = plan_restore(items, output, fmt)
     runner = _runner(model, device=device, tile=tile, overlap=overlap, half=half, impulse_repair=impulse_repair,
-                     only=only, skip=skip)
+                     only=only, skip=skip, ensemble=ensemble)
     if log is not None:
         log(runner.describe())
     report = BatchReport(failures=list(problems))
@@ -139,11 +140,11 @@ class _NetworkFiles:
 
     explanation = ""
 
-    def __init__(self, model, *, device, tile, overlap, half, impulse_repair, only=None, skip=None):
+    def __init__(self, model, *, device, tile, overlap, half, impulse_repair, only=None, skip=None, ensemble=1):
         from gir.restore.engine import Restorer
 
         self.restorer = Restorer(model, device=device, tile=tile, overlap=overlap, half=half,
-                                 impulse_repair=impulse_repair)
+                                 impulse_repair=impulse_repair, ensemble=ensemble)
 
     def describe(self) -> str:
         return self.restorer.describe()
@@ -167,14 +168,15 @@ class _NetworkFiles:
 class _PipelineFiles:
     """The default pipeline on every file."""
 
-    def __init__(self, *, device, tile, overlap, half, impulse_repair, only=None, skip=None):
+    def __init__(self, *, device, tile, overlap, half, impulse_repair, only=None, skip=None, ensemble=1):
         from gir.restore.pipeline import Pipeline
 
         only, skip = parse_families(only, "--only"), parse_families(skip, "--skip")  # their own errors, first
         if not impulse_repair:
             skip = (skip or frozenset()) | {"impulse"}
         try:
-            self.pipeline = Pipeline(device=device, tile=tile, overlap=overlap, half=half, only=only, skip=skip)
+            self.pipeline = Pipeline(device=device, tile=tile, overlap=overlap, half=half, only=only, skip=skip,
+                                     ensemble=ensemble)
         except GirError as e:
             raise GirError(f"{e}; the default pipeline needs it (--model NAME|PATH runs one network instead)") from None
         self.explanation = ""

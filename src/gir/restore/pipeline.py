@@ -95,19 +95,19 @@ class Pipeline:
     analyzer: an :class:`~gir.analysis.analyze.Analyzer` (or any callable ``(rgb, jpeg=, file=) ->
         Diagnosis``), a shipped name or a checkpoint path (None: the shipped ``gir-analyzer``).
     experts: name -> :class:`~gir.restore.experts.Expert` (None: the installed shipped experts).
-    device, tile, overlap, half: for the network experts, as for :class:`gir.restore.engine.Restorer`.
+    device, tile, overlap, half, ensemble: for the network experts, as for :class:`gir.restore.engine.Restorer`.
     only / skip: family names (or ``"noise,jpeg"``) that override the plan (``--only`` / ``--skip``).
     threshold: the analyzer's detection threshold. verify: False keeps every step (for experiments only).
     """
 
     def __init__(self, *, analyzer=None, experts: Mapping[str, Expert] | None = None, device="auto",
                  tile="auto", overlap: int = 32, half: bool | None = None, only=None, skip=None,
-                 threshold: float = THRESHOLD, verify: bool = True):
+                 threshold: float = THRESHOLD, verify: bool = True, ensemble: int = 1):
         from gir.restore.engine import pick_device
 
         self.device = pick_device(device)
         self.analyzer = analyzer if callable(analyzer) else get_analyzer(analyzer, device="cpu")
-        options = {"device": self.device, "tile": tile, "overlap": overlap, "half": half}
+        options = {"device": self.device, "tile": tile, "overlap": overlap, "half": half, "ensemble": ensemble}
         self.experts = dict(experts) if experts is not None else shipped_experts(options)
         self.covers = coverage(self.experts)
         self.only = parse_families(only, "--only")
