@@ -25,7 +25,6 @@ import shlex
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 

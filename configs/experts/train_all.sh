@@ -5,11 +5,12 @@
 #
 # Each expert is one `gir train` run in runs/experts/NAME; a run that already has a training state is
 # resumed (`gir train --resume`), a finished one only re-exported. On the 2-core dev machine: noise 8,000 + 6,000
-# (stage 2), jpeg 4,000 + 4,000 (stage 2), sharpen 4,000 (see each config's header and the model cards for measured times).
+# (stage 2), jpeg 4,000 + 4,000 + 4,000 (stages 2 and 3), resize 4,000, sharpen 4,000 (see each config's header and
+# the model cards for measured times).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # config:expert it ships as (a *_stage2 config continues its stage 1 run and replaces its export)
-for item in ${EXPERTS:-noise:noise noise_stage2:noise jpeg:jpeg jpeg_stage2:jpeg sharpen:sharpen}; do
+for item in ${EXPERTS:-noise:noise noise_stage2:noise jpeg:jpeg jpeg_stage2:jpeg jpeg_stage3:jpeg resize:resize sharpen:sharpen}; do
     name="${item%%:*}" expert="${item##*:}"
     run="runs/experts/$name"
     if [ -d "$run/states" ] && [ -n "$(ls -A "$run/states" 2>/dev/null)" ]; then

@@ -115,8 +115,8 @@ def cmd_models(args) -> int:
     from gir.models.info import model_table
 
     rows = model_table(presets=tuple(args.presets.split(",")), size=args.size)
-    print(f"| architecture | preset | params | GFLOP/MP | size multiple |")
-    print(f"|---|---|---:|---:|---:|")
+    print("| architecture | preset | params | GFLOP/MP | size multiple |")
+    print("|---|---|---:|---:|---:|")
     for r in rows:
         print(f"| {r['name']} | {r['preset']} | {r['params'] / 1e6:.3f} M | {r['gflops_per_mp']:.1f} | "
               f"{r['size_multiple']} |")

@@ -12,7 +12,10 @@ The shipped set (:data:`SHIPPED`), first expert to name a family wins:
   (``configs/experts/*.yaml``; weights ``gir/weights/gir-expert-*.safetensors`` with a card each). The
   sharpening expert was trained on blur and down-up sampling together, but it is routed for blur only: on x2
   down-up sampling it measured below its input (Set14 validation 26.19 against 26.47 dB; held-out bicubic x2
-  -0.58 dB), so a detected ``resize`` is left alone;
+  -0.58 dB). A detected ``resize`` is left alone: its own expert (``gir-expert-resize``, +0.82 dB on CBSD68
+  bicubic x2 alone) also sharpens photos band-limited by ringing's sinc filter, which the analyzer calls
+  resized (p 0.5-0.9), by -0.4 dB on average, and the re-analysis cannot tell those from the photos it helps
+  (its ringing probability rises alike on both); it runs with ``--model gir-expert-resize``;
 * ``general``: the previous single blind network ``gir-wunet-cpu``, for the families no specialist covers yet
   (ringing, demosaicking, scratches, rain, raindrops, snow, haze, low light). It runs only where the analyzer
   detects one of them, and the verification step undoes it where it did not help.
@@ -92,7 +95,8 @@ def _dehaze(rgb: Image) -> Image:
 # (name, families, kind, weights or function, about). Order matters: the first expert to name a family wins.
 SHIPPED: tuple[tuple[str, tuple[str, ...], str, object, str], ...] = (
     ("impulse", ("impulse",), "classical", _impulse, "switching median: replaces isolated 0/1 samples only"),
-    ("jpeg", ("jpeg",), "network", "gir-expert-jpeg", "wavelet U-Net trained on JPEG quality 10-90"),
+    ("jpeg", ("jpeg",), "network", "gir-expert-jpeg",
+     "wavelet U-Net trained on JPEG quality 10-90, also over camera-like noise and light blur"),
     ("noise", ("noise",), "network", "gir-expert-noise",
      "wavelet U-Net trained on Gaussian, Poisson and shot+read noise, sigma 1-55"),
     ("sharpen", ("blur",), "network", "gir-expert-sharpen",
