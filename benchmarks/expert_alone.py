@@ -27,19 +27,15 @@ def main(argv=None) -> int:
                     help="self-ensemble passes (repeatable; default 1)")
     args = ap.parse_args(argv)
 
-    import torch
-
+    from _report import shared_or_skip  # benchmarks/ is on sys.path when a script here runs
     from gir.bench.evaluate import EvalTask, evaluate, load_images, mean_table
-    from gir.bench.run import shared_data
     from gir.degradations import Recipe
     from gir.restore.engine import Restorer
 
-    torch.set_num_threads(args.threads)
-    try:
-        folder = shared_data() / "test" / args.set
-    except Exception as e:  # noqa: BLE001 - the benchmark needs the shared data
-        print(f"skipped: {e}")
+    shared = shared_or_skip(args.threads)
+    if shared is None:
         return 0
+    folder = shared / "test" / args.set
     label = lambda m, e: m if e == 1 else f"{m} x{e}"
     nets = {label(m, e): Restorer(m, device="cpu", impulse_repair=False, ensemble=e)
             for m in args.model for e in (args.ensemble or [1])}

@@ -142,16 +142,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     parts = args.part or list(PARTS)
 
-    import torch
-
+    from _report import shared_or_skip  # benchmarks/ is on sys.path when a script here runs
     from gir.bench.evaluate import load_images
-    from gir.bench.run import shared_data
 
-    torch.set_num_threads(1)
-    try:
-        shared = shared_data()
-    except Exception as e:  # noqa: BLE001 - the benchmark needs the shared data
-        print(f"skipped: {e}")
+    shared = shared_or_skip(1)
+    if shared is None:
         return 0
     work, root = Path(args.work), shared / "train"
     work.mkdir(parents=True, exist_ok=True)

@@ -52,19 +52,13 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write the results here (default WORK/<key>/equal_budget.json)")
     args = ap.parse_args(argv)
 
-    import torch
-
-    from gir.bench.run import shared_data
+    from _report import shared_or_skip  # benchmarks/ is on sys.path when a script here runs
     from gir.grids.cli import _model_config
     from gir.grids.grouping import TrainBudget, TrainingVerifier, search_groups, write_group_configs
     from gir.grids.similarity import read_matrix
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        shared = shared_data()
-    except Exception as e:  # noqa: BLE001 - the benchmark needs the shared data
-        print(f"skipped: {e}")
+    shared = shared_or_skip(args.threads)
+    if shared is None:
         return 0
     train = Path(args.train) if args.train else shared / "train"
     val = Path(args.val) if args.val else shared / "test" / "kodak24"

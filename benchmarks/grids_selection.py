@@ -54,22 +54,16 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write the per-image records here")
     args = ap.parse_args(argv)
 
-    import torch
-
+    from _report import shared_or_skip  # benchmarks/ is on sys.path when a script here runs
     from gir.analysis.analyze import get_analyzer
-    from gir.bench.run import shared_data
     from gir.grids.selection import Selector, calibration_divergences, image_ggd, select_by_diagnosis
     from gir.grids.similarity import degraded_pairs, load_clean_images, op_ggds, read_matrix
     from gir.interpret.features import load_network
     from gir.metrics import psnr
     from gir.restore.engine import Restorer
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        shared = shared_data()
-    except Exception as e:  # noqa: BLE001 - the benchmark needs the shared data
-        print(f"skipped: {e}")
+    shared = shared_or_skip(args.threads)
+    if shared is None:
         return 0
     budget_path = Path(args.budget_json) if args.budget_json else find_budget_json(ROOT / "runs/grids_budget")
     budget = json.loads(budget_path.read_text())

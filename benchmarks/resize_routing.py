@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -25,21 +24,17 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
 
-    import torch
-
+    from _report import shared_or_skip  # benchmarks/ is on sys.path when a script here runs
     from gir.analysis.analyze import get_analyzer
     from gir.bench.evaluate import EvalTask, degrade, load_images, pair_seed
-    from gir.bench.run import shared_data
     from gir.degradations import Recipe
     from gir.metrics import psnr
     from gir.restore.engine import Restorer
 
-    torch.set_num_threads(args.threads)
-    try:
-        test = shared_data() / "test"
-    except Exception as e:  # noqa: BLE001 - the benchmark needs the shared data
-        print(f"skipped: {e}")
+    shared = shared_or_skip(args.threads)
+    if shared is None:
         return 0
+    test = shared / "test"
     analyzer, net = get_analyzer(), Restorer(args.model, device="cpu", impulse_repair=False)
     t0, rows = time.perf_counter(), []
     for name in TASKS:

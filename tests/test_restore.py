@@ -566,3 +566,11 @@ def test_restorer_ensemble_runs_every_transform_through_the_network():
     assert np.abs(out - plain(noisy)).max() > 1e-3  # this network is not flip-equivariant: the passes differ
     with pytest.raises(GirError, match="ensemble must be one of 1, 2, 4, 8"):
         Restorer(net, device="cpu", ensemble=3)
+
+
+def test_cli_ensemble_restores_with_the_self_ensemble(ckpt, tmp_path):
+    src = _png(tmp_path / "photo.png")
+    out = tmp_path / "ens.png"
+    assert main(["restore", str(src), "-o", str(out), "--model", str(ckpt), "--ensemble", "4", "-q"]) == 0
+    expected = Restorer(ckpt, device="cpu", ensemble=4)(read_image(src))
+    assert np.abs(read_image(out).rgb - expected).max() <= 0.5 / 255 + 1e-6

@@ -60,7 +60,7 @@ def pil_resize(img: np.ndarray, width: int, height: int, kernel: str) -> np.ndar
 
     resample = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}[kernel]
     planes = img[..., None] if img.ndim == 2 else img
-    out = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(planes[..., c], dtype=np.float32), mode="F")
+    out = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(planes[..., c], dtype=np.float32))
                                .resize((width, height), resample), dtype=np.float32)
                     for c in range(planes.shape[2])], axis=-1)
     return out[..., 0] if img.ndim == 2 else out
