@@ -12,6 +12,7 @@ from gir.analysis.jpeg_tables import (
     STD_LUMA,
     JpegTables,
     ijg_table,
+    quality_from_pixels,
     quality_from_tables,
     read_jpeg_tables,
     table_quality_confidence,
@@ -150,3 +151,35 @@ def test_subsampling(tmp_path, subsampling, name):
     pillow_jpeg(path, quality=85, subsampling=subsampling)
     t = read_jpeg_tables(path)
     assert t.subsampling == name and t.quality == 85.0 and t.exact
+
+
+# -- the tables from the pixels ----------------------------------------------------------------------------
+def _decoded(rgb: np.ndarray, quality: int) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray((rgb * 255).round().astype(np.uint8)).save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32) / 255.0
+
+
+@pytest.mark.parametrize("quality", [10, 20, 35, 50, 70])
+def test_pixels_give_the_quality_of_a_decoded_jpeg_also_cropped_off_grid(quality):
+    from conftest import natural_image
+
+    rgb = natural_image(256, 320, seed=3)
+    t = quality_from_pixels(_decoded(rgb, quality))
+    assert t is not None and t.source == "pixels" and not t.exact
+    assert abs(t.quality - quality) <= 2 and table_quality_confidence(t) > 0.8
+    shifted = quality_from_pixels(_decoded(rgb, quality)[3:, 5:])  # the block grid no longer starts at 0
+    assert shifted is not None and abs(shifted.quality - quality) <= 2
+
+
+def test_pixels_without_a_quantiser_lattice_give_none():
+    from conftest import natural_image
+
+    rgb = natural_image(256, 320, seed=4)
+    assert quality_from_pixels(rgb) is None  # never compressed
+    noisy = np.clip(_decoded(rgb, 30) + np.random.default_rng(0).normal(0, 15 / 255, rgb.shape), 0, 1)
+    assert quality_from_pixels(noisy.astype(np.float32)) is None  # noise far above the steps fills the lattice
+    yy, xx = np.mgrid[:200, :200]
+    board = (((yy // 25) + (xx // 25)) % 2).astype(np.float32)[..., None].repeat(3, 2)
+    assert quality_from_pixels(board) is None  # flat synthetic blocks are not a lattice
+    assert quality_from_pixels(rgb[:40, :40]) is None  # too small to tell

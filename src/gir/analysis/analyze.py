@@ -233,7 +233,8 @@ def fuse_jpeg_tables(diag: Diagnosis, tables) -> None:
     p_tab = conf * vis
     f.p = max(f.p, p_tab)
     f.strength["quality"] = q_tab
-    f.source = "jpeg tables" if f.p == p_tab else "network + jpeg tables"
+    what = "jpeg tables" if tables.source == "file" else "quantiser lattice in the pixels"
+    f.source = what if f.p == p_tab else f"network + {what}"
     diag.clean = min(diag.clean, 1.0 - p_tab)
 
 

@@ -32,7 +32,8 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["JpegTables", "quality_from_tables", "read_jpeg_tables", "table_quality_confidence"]
+__all__ = ["JpegTables", "quality_from_pixels", "quality_from_tables", "read_jpeg_tables",
+           "table_quality_confidence"]
 
 # ITU-T T.81 Annex K, Table K.1 (luminance) and Table K.2 (chrominance), natural (row-major) order.
 STD_LUMA = (
@@ -79,6 +80,8 @@ class JpegTables:
         tables: the number of quantisation tables in the file (1 for grayscale, usually 2 for colour).
         subsampling: chroma subsampling from Pillow (``"4:4:4"``, ``"4:2:2"``, ``"4:2:0"``), or None
             when unknown (grayscale, CMYK, unusual factors, or tables given without a file).
+        source: ``"file"`` (read from the file's header) or ``"pixels"`` (estimated by
+            :func:`quality_from_pixels`).
     """
 
     quality: float
@@ -86,6 +89,7 @@ class JpegTables:
     error: float
     tables: int
     subsampling: str | None = None
+    source: str = "file"
 
 
 def ijg_scale(quality: np.ndarray | int) -> np.ndarray:
@@ -165,6 +169,82 @@ def quality_from_tables(tables: dict[int, Sequence[int]]) -> JpegTables:
         error=float(luma_mae[best]),
         tables=len(tables),
     )
+
+
+# -- the tables from the pixels -------------------------------------------------------------------------------
+# A decoded JPEG keeps the lattice of its quantiser: the 8 x 8 block DCT of its luma clusters on multiples of
+# each table entry (plus the rounding of 8-bit RGB). A photo that was never compressed has no such lattice.
+PIXEL_POSITIONS = ((0, 1), (1, 0), (1, 1), (0, 2), (2, 0), (1, 2), (2, 1), (2, 2), (0, 3), (3, 0))
+PIXEL_STEPS = np.arange(2, 121)
+PIXEL_MIN_COEFFICIENTS = 40  # coefficients at a nonzero multiple a step estimate needs
+PIXEL_MIN_SCORE = 0.7  # mean cos(2 pi c / step) over them: 1 on the lattice, <= 0 for a smooth distribution
+PIXEL_MIN_POSITIONS = 3
+_k = np.arange(8)
+_DCT8 = np.sqrt(2 / 8) * np.cos(np.pi * (2 * _k[None, :] + 1) * _k[:, None] / 16)
+_DCT8[0] /= np.sqrt(2)
+
+
+def _luma_dct(y: np.ndarray, oy: int, ox: int, side: int) -> np.ndarray:
+    """8 x 8 block DCT (orthonormal: JPEG's scaling) of ``y`` from offset (oy, ox): array (blocks, 8, 8)."""
+    z = y[oy:oy + side, ox:ox + side]
+    h, w = z.shape[0] // 8 * 8, z.shape[1] // 8 * 8
+    b = z[:h, :w].reshape(h // 8, 8, w // 8, 8).transpose(0, 2, 1, 3).reshape(-1, 8, 8)
+    return np.einsum("ij,njk,lk->nil", _DCT8, b, _DCT8)
+
+
+def _grid_phase(y: np.ndarray) -> tuple[int, int]:
+    """The block grid's offset: the row and column phase (mod 8) where neighbouring pixels differ most."""
+    dy, dx = np.abs(np.diff(y, axis=0)).mean(1), np.abs(np.diff(y, axis=1)).mean(0)
+    py, px = (int(np.argmax([d[k::8].mean() for k in range(8)])) for d in (dy, dx))
+    return (py + 1) % 8, (px + 1) % 8
+
+
+def _quantiser_step(c: np.ndarray) -> int | None:
+    """The quantiser step of one DCT position from its coefficients ``c``, or None when they show none: the
+    step whose nonzero multiples the coefficients at least half a step from 0 sit on best (the largest of
+    near-ties: a step's divisors fit its lattice too)."""
+    m = np.abs(c)[:, None] >= PIXEL_STEPS[None, :] / 2
+    n = m.sum(0)
+    fit = (np.cos(2 * np.pi * c[:, None] / PIXEL_STEPS[None, :]) * m).sum(0) / np.maximum(n, 1)
+    score = np.where(n >= PIXEL_MIN_COEFFICIENTS, fit, -1.0)
+    best = float(score.max())
+    return int(PIXEL_STEPS[score >= best - 0.02][-1]) if best >= PIXEL_MIN_SCORE else None
+
+
+def quality_from_pixels(rgb: np.ndarray, max_side: int = 512) -> JpegTables | None:
+    """The IJG quality a decoded JPEG was saved at, from its pixels (float HxWx3 in [0, 1]), or None when the
+    pixels show no quantiser lattice (never compressed, resized since, or quality about 85 and up, where the
+    steps are too small to tell from 8-bit rounding).
+
+    The luma (8-bit, BT.601, minus 128) of a central ``max_side`` crop is cut into 8 x 8 blocks at the grid
+    offset (from blockiness; offset 0 when that shows no lattice), the steps of the low-frequency positions
+    :data:`PIXEL_POSITIONS` are estimated (:func:`_quantiser_step`), and the quality is the IJG luma table
+    that fits them best. ``error`` is set so that :func:`table_quality_confidence` sees the mean relative
+    error of those steps; ``exact`` is False (ten entries do not prove a table); ``source`` is ``"pixels"``.
+    """
+    rgb = np.asarray(rgb, dtype=np.float32)
+    h, w = rgb.shape[:2]
+    if min(h, w) < 64:
+        return None
+    y0, x0 = max(0, (h - max_side) // 16 * 8), max(0, (w - max_side) // 16 * 8)
+    crop = np.clip(rgb[y0:y0 + max_side + 8, x0:x0 + max_side + 8, :3], 0.0, 1.0)
+    y = np.round(crop * 255.0).astype(np.float64) @ np.array([0.299, 0.587, 0.114]) - 128.0
+    steps: dict[tuple[int, int], int] = {}
+    for oy, ox in dict.fromkeys([_grid_phase(y), (0, 0)]):
+        d = _luma_dct(y, oy, ox, max_side)
+        steps = {p: s for p in PIXEL_POSITIONS if (s := _quantiser_step(d[:, p[0], p[1]])) is not None}
+        if len(steps) >= PIXEL_MIN_POSITIONS:
+            break
+    if len(steps) < PIXEL_MIN_POSITIONS:
+        return None
+    tables = _scaled_tables(STD_LUMA, True).reshape(100, 8, 8)
+    idx = tuple(np.array(list(steps)).T)
+    est = np.array(list(steps.values()), dtype=np.float64)
+    rel = (np.abs(tables[:, idx[0], idx[1]] - est[None]) / tables[:, idx[0], idx[1]]).mean(1)  # (100,)
+    best = int(np.argmin(rel))
+    mean_entry = float(_scaled_tables(STD_LUMA, True)[best].mean())
+    return JpegTables(quality=float(QUALITIES[best]), exact=False, error=float(rel[best]) * mean_entry, tables=1,
+                      source="pixels")
 
 
 def _open_bytes(source) -> io.BufferedIOBase:

@@ -123,13 +123,17 @@ class Pipeline:
 
     def run(self, image, *, jpeg=None, file: str | None = None, progress: bool | str = False) -> Outcome:
         """Restore one image (float32 HxWx3 in [0, 1], a :class:`gir.io.Image` or a path; a JPEG path also
-        gives its quantisation tables) -> :class:`Outcome`."""
+        gives its quantisation tables; other inputs, the tables that the pixels' quantiser lattice shows, if any:
+        :func:`gir.analysis.jpeg_tables.quality_from_pixels`) -> :class:`Outcome`."""
         from gir.analysis.analyze import fuse_jpeg_tables, load_input
+        from gir.analysis.jpeg_tables import quality_from_pixels
 
         t0 = time.perf_counter()
         rgb, file, jpeg = load_input(image, file, jpeg)
+        if jpeg is None:
+            jpeg = quality_from_pixels(rgb)
         # Verification compares pixels with pixels, so the pixel analysis is kept apart; the plan also uses the
-        # file's JPEG tables (they describe the file, not the pixels after a step), fused into a copy of it.
+        # JPEG tables (they describe the input, not the pixels after a step), fused into a copy of it.
         seen = self.analyzer(rgb, file=file)
         diagnosis = seen
         if jpeg is not None:
