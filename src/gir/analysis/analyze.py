@@ -227,13 +227,13 @@ def fuse_jpeg_tables(diag: Diagnosis, tables) -> None:
     q_tab = float(tables.quality)
     vis = float(np.clip((JPEG_INVISIBLE_ABOVE - q_tab) / (JPEG_INVISIBLE_ABOVE - JPEG_VISIBLE_BELOW), 0.0, 1.0))
     q_pix = f.strength.get("quality")
+    what = "jpeg tables" if tables.source == "file" else "quantiser lattice in the pixels"
     if f.p >= THRESHOLD and q_pix is not None and q_pix < q_tab - RESAVE_MARGIN:
-        f.source = "network (the file's tables say a later save at quality {:.0f})".format(q_tab)
+        f.source = f"network (the {what} say a later save at quality {q_tab:.0f})"
         return
     p_tab = conf * vis
     f.p = max(f.p, p_tab)
     f.strength["quality"] = q_tab
-    what = "jpeg tables" if tables.source == "file" else "quantiser lattice in the pixels"
     f.source = what if f.p == p_tab else f"network + {what}"
     diag.clean = min(diag.clean, 1.0 - p_tab)
 
