@@ -229,7 +229,7 @@ def fuse_jpeg_tables(diag: Diagnosis, tables) -> None:
     q_pix = f.strength.get("quality")
     what = "jpeg tables" if tables.source == "file" else "quantiser lattice in the pixels"
     if f.p >= THRESHOLD and q_pix is not None and q_pix < q_tab - RESAVE_MARGIN:
-        f.source = f"network (the {what} say a later save at quality {q_tab:.0f})"
+        f.source = f"network ({what}: a later save at quality {q_tab:.0f})"
         return
     p_tab = conf * vis
     f.p = max(f.p, p_tab)
