@@ -118,7 +118,8 @@ def main(argv=None) -> int:
         print(f"[{time.perf_counter() - t0:5.0f} s] {op}", file=sys.stderr, flush=True)
 
     ind = [r for r in recs if r["op"] in oracle_of]
-    print(f"GRIDS selection: {len(images)} held-out windows of {args.window} px per op ({Path(args.images or 'kodak24').name}), "
+    held_out = Path(args.images or "kodak24").name
+    print(f"GRIDS selection: {len(images)} held-out windows of {args.window} px per op ({held_out}), "
           f"features {record['model']} layer {record.get('layer')}, {sel.crops} crops of {sel.crop} px; groups: "
           + "; ".join(f"{k}: {'+'.join(g)}" for k, g in groups.items()))
     print(f"OOD threshold {sel.threshold:.4g} nats ({sel.rule}); calibration accuracy {100 * calib_acc:.0f}%")

@@ -55,10 +55,12 @@ def main(argv=None) -> int:
                      a[:, 0].min() if len(a) else np.nan, a[:, 0].max() if len(a) else np.nan))
     print(f"{args.model} on the photos the analyzer calls resized (p >= 0.5), first {args.max_images} photos of "
           f"CBSD68 and Kodak24, restore_quality's seeds; {time.perf_counter() - t0:.0f} s\n")
-    print("| task | photos | detected | gain (dB) | min | max | p(resize) before -> after | p(ringing) before -> after |")
+    print("| task | photos | detected | gain (dB) | min | max | p(resize) before -> after "
+          "| p(ringing) before -> after |")
     print("|---|---:|---:|---:|---:|---:|---|---|")
     for name, n, k, g, rb, ra, gb, ga, lo, hi in rows:
-        print(f"| `{name}` | {n} | {k} | {g:+.2f} | {lo:+.2f} | {hi:+.2f} | {rb:.2f} -> {ra:.2f} | {gb:.2f} -> {ga:.2f} |")
+        print(f"| `{name}` | {n} | {k} | {g:+.2f} | {lo:+.2f} | {hi:+.2f} | {rb:.2f} -> {ra:.2f} "
+              f"| {gb:.2f} -> {ga:.2f} |")
     return 0
 
 

@@ -179,9 +179,17 @@ PIXEL_STEPS = np.arange(2, 121)
 PIXEL_MIN_COEFFICIENTS = 40  # coefficients at a nonzero multiple a step estimate needs
 PIXEL_MIN_SCORE = 0.7  # mean cos(2 pi c / step) over them: 1 on the lattice, <= 0 for a smooth distribution
 PIXEL_MIN_POSITIONS = 3
-_k = np.arange(8)
-_DCT8 = np.sqrt(2 / 8) * np.cos(np.pi * (2 * _k[None, :] + 1) * _k[:, None] / 16)
-_DCT8[0] /= np.sqrt(2)
+
+
+def _dct8() -> np.ndarray:
+    """The orthonormal 8-point DCT-II matrix (rows: frequencies), which is JPEG's scaling."""
+    k = np.arange(8)
+    m = np.sqrt(2 / 8) * np.cos(np.pi * (2 * k[None, :] + 1) * k[:, None] / 16)
+    m[0] /= np.sqrt(2)
+    return m
+
+
+_DCT8 = _dct8()
 
 
 def _luma_dct(y: np.ndarray, oy: int, ox: int, side: int) -> np.ndarray:
@@ -238,11 +246,12 @@ def quality_from_pixels(rgb: np.ndarray, max_side: int = 512) -> JpegTables | No
     if len(steps) < PIXEL_MIN_POSITIONS:
         return None
     tables = _scaled_tables(STD_LUMA, True).reshape(100, 8, 8)
-    idx = tuple(np.array(list(steps)).T)
+    rows, cols = np.array(list(steps)).T
+    entries = tables[:, rows, cols]  # (100, positions)
     est = np.array(list(steps.values()), dtype=np.float64)
-    rel = (np.abs(tables[:, idx[0], idx[1]] - est[None]) / tables[:, idx[0], idx[1]]).mean(1)  # (100,)
+    rel = (np.abs(entries - est[None]) / entries).mean(1)
     best = int(np.argmin(rel))
-    mean_entry = float(_scaled_tables(STD_LUMA, True)[best].mean())
+    mean_entry = float(tables[best].mean())
     return JpegTables(quality=float(QUALITIES[best]), exact=False, error=float(rel[best]) * mean_entry, tables=1,
                       source="pixels")
 

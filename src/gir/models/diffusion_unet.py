@@ -131,9 +131,8 @@ class DiffusionUNet(RestorationNet):
     def feature_levels(self) -> tuple[str, ...]:
         """Encoder features: the last block of each encoder level, then the last middle block (the first
         denoiser call of a sampling pass, t = T, is the one the feature hooks keep)."""
-        last = self.hparams["blocks"] - 1
-        n = len(self.hparams["channels"])
-        return (*(f"denoiser.encoders.{k}.{last}" for k in range(n)), f"denoiser.middle.{self.hparams['mid_blocks'] - 1}")
+        last, n, mid = self.hparams["blocks"] - 1, len(self.hparams["channels"]), self.hparams["mid_blocks"] - 1
+        return (*(f"denoiser.encoders.{k}.{last}" for k in range(n)), f"denoiser.middle.{mid}")
 
     def predict(self, state: torch.Tensor, lq: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The predicted residual for state I_t of ``lq`` at timesteps ``t`` (H, W multiples of size_multiple)."""
