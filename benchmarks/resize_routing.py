@@ -1,6 +1,7 @@
-"""Would routing `resize` to its expert be safe? (issue 21). For each task of ``benchmarks/restore_quality.py``
+"""Is routing `resize` to an expert safe? (issue 21). For each task of ``benchmarks/restore_quality.py``
 that the analyzer may call `resize`, on the same photos and seeds (the first ``--max-images`` of CBSD68 and
-Kodak24): every photo with p(resize) >= 0.5 goes through ``gir-expert-resize`` alone; printed per task: how many
+Kodak24): every photo with p(resize) >= 0.5 goes through the expert alone (``--model``, default the routed
+``gir-expert-band``; the unrouted resize-only expert was ``runs/experts/resize/...``); printed per task: how many
 were detected, the PSNR gain over the input (mean, min, max), and the analyzer's resize and ringing
 probabilities before and after, which are all the verification step could judge by.
 
@@ -20,7 +21,7 @@ TASKS = ["resize(scale=2)", "resize", "blur(sigma=1.6)", "ringing"]
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-images", type=int, default=10, help="first N photos of each set")
-    ap.add_argument("--model", default="gir-expert-resize")
+    ap.add_argument("--model", default="gir-expert-band")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
 

@@ -564,8 +564,19 @@ def test_restorer_ensemble_runs_every_transform_through_the_network():
     assert out.shape == noisy.shape and out.dtype == np.float32 and "self-ensemble x4" in ens.describe()
     np.testing.assert_allclose(out, engine.self_ensemble(noisy, plain, 4), atol=1e-6)
     assert np.abs(out - plain(noisy)).max() > 1e-3  # this network is not flip-equivariant: the passes differ
-    with pytest.raises(GirError, match="ensemble must be one of 1, 2, 4, 8"):
+    with pytest.raises(GirError, match="ensemble must be auto or one of 1, 2, 4, 8"):
         Restorer(net, device="cpu", ensemble=3)
+
+
+def test_auto_ensemble_spends_at_most_one_megapixel_of_passes():
+    assert [engine.auto_passes(n) for n in (4_000_000, 1_000_000, 600_000, 500_000, 250_000, 10_000)] == [
+        1, 1, 1, 2, 4, 4]  # at most 4 passes, however small the photo
+    net, (_, noisy) = _conv_net(), _noisy_pair(37, 45, 5)
+    auto = Restorer(net, device="cpu", tile=0, impulse_repair=False, ensemble="auto")
+    four = Restorer(net, device="cpu", tile=0, impulse_repair=False, ensemble=4)
+    assert auto.passes(37, 45) == 4 and auto.passes(1000, 1000) == 1 and "auto" in auto.describe()
+    np.testing.assert_array_equal(auto(noisy), four(noisy))
+    assert engine.parse_ensemble(" Auto ") == "auto" and engine.parse_ensemble("2") == 2
 
 
 def test_cli_ensemble_restores_with_the_self_ensemble(ckpt, tmp_path):

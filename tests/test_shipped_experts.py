@@ -25,18 +25,59 @@ def test_every_shipped_expert_is_installed_and_covers_the_planned_families():
     assert list(experts) == [name for name, *_ in SHIPPED]
     covers = coverage(experts)
     assert covers["noise"] == "noise" and covers["jpeg"] == "jpeg" and covers["blur"] == "sharpen"
-    assert "resize" not in covers  # left alone: see gir.restore.experts (the resize expert harms ringing photos)
+    assert covers["resize"] == covers["ringing"] == "band"  # one expert for both: see gir.restore.experts
 
 
-@pytest.mark.parametrize("name", ["gir-expert-noise", "gir-expert-jpeg", "gir-expert-resize", "gir-expert-sharpen"])
+@pytest.mark.parametrize("name", ["gir-expert-noise", "gir-expert-jpeg", "gir-expert-band", "gir-expert-sharpen"])
 def test_specialists_are_local_and_tile_like_the_whole_image(name):
     from conftest import natural_image
 
     r = Restorer(name, device="cpu", impulse_repair=False, tile=0)
     assert r.model.descriptor.tiling == "local" and r.model.descriptor.context == "none"
+    assert r.model.descriptor.conditioning == CONDITIONED.get(name, ())
     from gir.metrics import psnr
 
     img = natural_image(192, 256, seed=1)
-    whole = r(img)
-    tiled = Restorer(name, device="cpu", impulse_repair=False, tile=128, overlap=32)(img)
+    told = {"jpeg.quality": 30}
+    whole = r(img, conditions=told)
+    tiled = Restorer(name, device="cpu", impulse_repair=False, tile=128, overlap=32)(img, conditions=told)
     assert psnr(tiled, whole) > 45  # 128-px tiles, as `gir restore` uses at least; blended overlaps
+
+
+CONDITIONED = {"gir-expert-jpeg": ("jpeg.quality",)}
+
+
+def test_the_jpeg_expert_follows_the_quality_it_is_told():
+    """Conditioned on the JPEG quality: told a lower quality, it smooths more (it changes the image more)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from conftest import natural_image
+    from gir.metrics import psnr
+
+    img = natural_image(128, 128, seed=2)
+    buf = io.BytesIO()
+    Image.fromarray((img * 255).round().astype(np.uint8)).save(buf, format="JPEG", quality=30)
+    lq = np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32) / 255
+    r = Restorer("gir-expert-jpeg", device="cpu", impulse_repair=False)
+    change = [psnr(r(lq, conditions={"jpeg.quality": q}), lq) for q in (10, 30, 90)]
+    assert change[0] < change[1] < change[2]  # PSNR against the input rises: less change at higher quality
+
+
+def test_the_readme_example_is_restored_as_the_readme_says():
+    """README: `gir restore examples/astronaut_degraded.jpg` runs the JPEG expert told quality ~47, then sharpens:
+    26.03 -> 27.65 dB against examples/astronaut.png."""
+    from pathlib import Path
+
+    from gir.io import read_image
+    from gir.metrics import psnr
+    from gir.restore.pipeline import Pipeline
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    outcome = Pipeline(device="cpu").run(examples / "astronaut_degraded.jpg")
+    clean = read_image(examples / "astronaut.png").rgb
+    assert [(r.step.expert, r.check.kept) for r in outcome.records] == [("jpeg", True), ("sharpen", True)]
+    assert 40 <= outcome.records[0].step.strengths["jpeg.quality"] <= 50
+    assert psnr(outcome.image, clean) > 27.5 > 26.1 > psnr(read_image(examples / "astronaut_degraded.jpg").rgb, clean)

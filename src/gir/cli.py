@@ -147,13 +147,15 @@ def cmd_export(args) -> int:
 
 # --------------------------------------------------------------------------------------------- restore
 def cmd_restore(args) -> int:
+    from gir.models.conditioning import parse_values
     from gir.restore import restore_files
 
     report = restore_files(args.inputs, args.output, model=args.model, device=args.device, tile=args.tile,
                            overlap=args.overlap, half=args.half, fmt=args.format, quality=args.quality,
                            progress=not args.quiet, log=None if args.quiet else _stderr_line,
                            impulse_repair=args.impulse_repair, only=args.only, skip=args.skip,
-                           explain=args.explain, write_json=args.json, ensemble=args.ensemble)
+                           explain=args.explain, write_json=args.json, ensemble=args.ensemble,
+                           conditions=parse_values(args.condition))
     print(report.summary("restored"), file=sys.stderr if report.failures else sys.stdout)
     return report.exit_code
 
@@ -242,9 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--tile", default="auto", help="tile side in pixels, 'auto' (from free memory) or 0 (no "
                                                   "tiling); default auto")
     r.add_argument("--overlap", type=int, default=32, help="pixels shared by neighbouring tiles (default 32)")
-    r.add_argument("--ensemble", type=int, default=1, choices=(1, 2, 4, 8),
+    r.add_argument("--ensemble", default="auto", choices=("auto", "1", "2", "4", "8"),
                    help="geometric self-ensemble of every network: the mean over this many flips / transposes "
-                        "(slower by that factor; 4: +0.2 dB on noise sigma 25); default 1")
+                        "(slower by that factor; 4: +0.2 dB on noise sigma 25); default auto: as many as cost "
+                        "no more than one pass over a 1 MP photo, at most 4 (1 MP and larger photos: 1)")
+    r.add_argument("--condition", action="append", metavar="NAME=VALUE",
+                   help="with --model: a conditioning value the network needs, e.g. jpeg.quality=30 "
+                        "(repeatable; the default pipeline takes them from the analysis)")
     r.add_argument("--format", help="write this format (png, jpg, tif, webp) instead of the input's")
     r.add_argument("--quality", type=int, default=95, help="JPEG / WebP quality 1-100 (default 95)")
     r.add_argument("--impulse-repair", action=argparse.BooleanOptionalAction, default=True,

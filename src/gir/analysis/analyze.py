@@ -76,6 +76,12 @@ class Diagnosis:
             parts.append(f"{name} {f.p:.0%}" + (f" ({s})" if s else ""))
         return "; ".join(parts)
 
+    def strengths(self, families=None) -> dict[str, float]:
+        """The strength estimates as ``{"family.name": value}`` (``"jpeg.quality" -> 31.0``), of ``families``
+        (default all), in their order; the names of conditioning inputs (:mod:`gir.models.conditioning`)."""
+        return {f"{fam}.{k}": float(v) for fam in (families or self.findings)
+                for k, v in self.findings[fam].strength.items()}
+
     def to_dict(self) -> dict[str, Any]:
         """``{"file", "clean", "degradations": {family: {"p", <strength>..., "source"}}, "size", "windows"}``."""
         degs = {}

@@ -247,6 +247,7 @@ class ValItem(NamedTuple):
     name: str  # image file stem
     lq: np.ndarray  # float32 HxWx3 in [0, 1]
     gt: np.ndarray
+    recipe: str = ""  # the recipe that made lq ("" for pre-made pairs)
 
 
 _VAL_TASK_KEYS = {"name", "recipe", "seed"}
@@ -291,7 +292,8 @@ class ValSet:
                                                  dtype=np.float32)
                 s = int(np.random.SeedSequence([int(seed), j]).generate_state(1)[0] >> 1)
                 lq = recipe.apply(gt, seed=s, depth=depth if _needs_depth(recipe) else None)
-                items.append(ValItem(name, path.stem, quantize(lq) if self.quantize_lq else lq, gt))
+                items.append(ValItem(name, path.stem, quantize(lq) if self.quantize_lq else lq, gt,
+                                     recipe.to_text()))
         for lq_path, gt_path in self.pairs:
             lq, gt = read_uint8(lq_path), read_uint8(gt_path)
             _check_pair(lq, gt, lq_path, gt_path)

@@ -102,6 +102,8 @@ class RestorationNet(nn.Module):
     # "local": only local layers, a tiled result equals the untiled one; "global": some layer sees the whole
     # input (global or channel attention), so a tile sees less than the image (gir.models.descriptor).
     tiling: str = "local"
+    # Names of the conditioning inputs :meth:`forward` needs as ``cond`` (gir.models.conditioning); () = none.
+    conditioning: tuple[str, ...] = ()
 
     @property
     def has_context(self) -> bool:
@@ -117,7 +119,7 @@ class RestorationNet(nn.Module):
         return ModelDescriptor(size_multiple=int(self.size_multiple), context=context,
                                context_view=int(self.context_view) if context == "code" else 0,
                                context_cell=cell, context_halo=int(self.context_halo) if cell else 0,
-                               tiling=self.tiling)
+                               conditioning=tuple(self.conditioning), tiling=self.tiling)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -144,14 +146,18 @@ class RestorationNet(nn.Module):
         m = margin // cell
         return code[..., m:h // cell - m, m:w // cell - m]
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, cond: torch.Tensor | None = None
+                ) -> torch.Tensor:
         """``context``: the code of :meth:`image_context` (B or 1 x C, or a B or 1 x C x h x w map matching the
-        padded input); None = the network's own input is the whole image (training patches)."""
+        padded input); None = the network's own input is the whole image (training patches). ``cond``: B or 1
+        x len(:attr:`conditioning`) encoded values (:func:`gir.models.conditioning.encode`), for conditioned
+        networks only."""
         h, w = x.shape[-2:]
         m = self.size_multiple
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        extra = {} if cond is None else {"cond": cond.expand(x.shape[0], -1)}
         if context is None:
-            return self.body(x)[..., :h, :w]
-        return self.body(x, context.expand(x.shape[0], *context.shape[1:]))[..., :h, :w]
+            return self.body(x, **extra)[..., :h, :w]
+        return self.body(x, context.expand(x.shape[0], *context.shape[1:]), **extra)[..., :h, :w]

@@ -7,7 +7,8 @@ module for attributes:
 * ``context``: ``none``; ``code`` (one image-level code per photo, from a thumbnail or, with ``context_view``,
   the mean over ``context_view``-px windows); or ``map`` (one code per ``context_cell``-px cell, cropped per
   tile with ``context_halo`` extra cells around it);
-* ``conditioning``: inputs besides the image that the network needs (none for the shipped networks);
+* ``conditioning``: names of the values besides the image that the network needs (``cond`` of its forward,
+  :mod:`gir.models.conditioning`; e.g. ``("jpeg.quality",)``);
 * ``tiling``: ``local`` (only local layers: a tiled result equals the untiled one up to the tile border
   blend) or ``global`` (global attention: tiles see less than the whole image, so tile only when memory
   says so).

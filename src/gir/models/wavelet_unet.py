@@ -43,6 +43,13 @@ so tiles still agree. Measured (benchmarks/RESULTS.md, "Context map experiment")
 whole photos but darkens bright skies of photos without haze, which a 144-px window takes for haze; it is
 an experiment, not the shipped model.
 
+``conditions=["jpeg.quality"]`` (names of :data:`gir.models.conditioning.CONDITIONS`) makes a conditioned
+network, after FBCNN's quality factor and FFDNet's noise level (our form, not paper 003's): a small MLP maps the
+encoded values (B x n, :func:`gir.models.conditioning.encode`) to a code that scales and shifts (FiLM) the
+features of every encoder level and of the middle, as the image-level context does. Its last layer starts at
+zero, so a conditioned model initialised from a blind one computes the blind one's function until it learns to
+use the value. :meth:`forward` then needs ``cond`` (the same for every tile of an image).
+
 The paper gives N = 8 residual blocks and a model of about 341 MB; the channel widths are only in its
 figure, so the "paper" preset picks widths that give a model of that size (fp32).
 """
@@ -71,8 +78,10 @@ for _p in PRESETS.values():
     _p.setdefault("context_window", 0)
     _p.setdefault("context_map_from", 0)
     _p.setdefault("context_view", 0)
+    _p.setdefault("conditions", ())
 
 CONTEXT_SIZE = 64  # side of the downsampled view the context CNN reads
+CONDITION_WIDTH = 32  # width of the conditioning MLP
 
 
 def _context_convs(in_ch: int, c: int) -> nn.Sequential:
@@ -215,6 +224,24 @@ class WaveletUNet(RestorationNet):
             self.map_widths = self.film_widths[p["context_map_from"]:]
             self.local_context = ContextMap(c, window, in_ch)
             self.local_film = zero_init_(conv1x1(c, 2 * sum(self.map_widths)))
+        self.conditioning = self._check_conditions(p["conditions"])
+        self.cond_net = self.cond_film = None
+        if self.conditioning:
+            k = CONDITION_WIDTH
+            self.cond_net = nn.Sequential(nn.Linear(len(self.conditioning), k), nn.ReLU(inplace=True),
+                                          nn.Linear(k, k), nn.ReLU(inplace=True))
+            self.cond_film = zero_init_(nn.Linear(k, 2 * sum(self.film_widths)))
+
+    @staticmethod
+    def _check_conditions(names) -> tuple[str, ...]:
+        from gir.models.conditioning import ConditioningError, check_names
+
+        if isinstance(names, str) or not isinstance(names, (list, tuple)):
+            raise ModelConfigError(f"wavelet_unet: conditions must be a list of names, got {names!r}")
+        try:
+            return check_names(list(names), "wavelet_unet: conditions")
+        except ConditioningError as e:
+            raise ModelConfigError(str(e)) from None
 
     @property
     def feature_levels(self) -> tuple[str, ...]:
@@ -261,9 +288,19 @@ class WaveletUNet(RestorationNet):
         chunks = params.split([w for w in widths for _ in (0, 1)], dim=1)
         return [(chunks[2 * i], chunks[2 * i + 1]) for i in range(len(widths))]
 
-    def _films(self, x: torch.Tensor, code: torch.Tensor | None) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+    def _films(self, x: torch.Tensor, code: torch.Tensor | None, cond: torch.Tensor | None = None
+               ) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
         """Per FiLM site (encoder levels, then the middle): the (scale, shift) pairs to apply, in order."""
         sites = [[] for _ in self.film_widths]
+        if self.cond_film is not None:
+            if cond is None:
+                from gir.models.conditioning import ConditioningError
+
+                raise ConditioningError(f"wavelet_unet is conditioned on {', '.join(self.conditioning)}: "
+                                        f"forward needs cond (B x {len(self.conditioning)})")
+            params = self.cond_film(self.cond_net(cond.to(x.dtype)))[..., None, None]
+            for site, film in zip(sites, self._split(params, self.film_widths)):
+                site.append(film)
         if self.context is None:
             return sites
         if code is None:
@@ -303,9 +340,10 @@ class WaveletUNet(RestorationNet):
         scale, shift = film
         return f * (1 + scale) + shift
 
-    def unet(self, x: torch.Tensor, code: torch.Tensor | None = None) -> torch.Tensor:
+    def unet(self, x: torch.Tensor, code: torch.Tensor | None = None, cond: torch.Tensor | None = None
+             ) -> torch.Tensor:
         """out1: the U-Net's restored image (input + predicted correction)."""
-        films = self._films(x, code)
+        films = self._films(x, code, cond)
         f, skips = x, []
         for k, (conv, enc) in enumerate(zip(self.enc_convs, self.encoders)):
             f = enc(conv(haar_dwt(f)))
@@ -319,6 +357,7 @@ class WaveletUNet(RestorationNet):
             f = haar_iwt(self.dec_convs[k](self.decoders[k](f + skips[k])))
         return x + f
 
-    def body(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        out1 = self.unet(x, context)
+    def body(self, x: torch.Tensor, context: torch.Tensor | None = None, cond: torch.Tensor | None = None
+             ) -> torch.Tensor:
+        out1 = self.unet(x, context, cond)
         return self.refine(x, out1) if self.refine is not None else out1

@@ -6,7 +6,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -203,7 +203,9 @@ class Restorer:
     ensemble: 1 (default), 2, 4 or 8: geometric self-ensemble, the mean of the restorations of the image flipped
         left-right (2), also upside-down (4), also transposed (8), each undone; costs that many passes. The
         image is first padded (edge) to a multiple of 16 at the bottom and right, so a flip keeps JPEG's 8 x 8
-        and 16 x 16 block grid where it was.
+        and 16 x 16 block grid where it was. ``"auto"`` (`gir restore`'s default): per image, as many passes
+        as cost no more than one pass over a 1 MP photo, at most 4 (:func:`auto_passes`): a 1 MP photo gets
+        one, a 0.25 MP photo four.
 
     When a pass runs out of memory, the batch drops to one tile, then the tile side is halved (down to
     :data:`MIN_TILE`) and the image is done again; the smaller tile is remembered for later images.
@@ -211,11 +213,9 @@ class Restorer:
 
     def __init__(self, model=None, *, device="auto", tile="auto", overlap: int = DEFAULT_OVERLAP,
                  half: bool | None = None, batch_size="auto", memory_budget: int | None = None,
-                 impulse_repair: bool = True, descriptor: ModelDescriptor | None = None, ensemble: int = 1):
+                 impulse_repair: bool = True, descriptor: ModelDescriptor | None = None, ensemble: int | str = 1):
         self.device = pick_device(device)
-        if int(ensemble) not in ENSEMBLES:
-            raise GirError(f"ensemble must be one of {', '.join(map(str, ENSEMBLES))}, got {ensemble}")
-        self.ensemble = int(ensemble)
+        self.ensemble = parse_ensemble(ensemble)
         if self.device.type == "cpu":
             from gir.utils.runtime import tune_allocator
 
@@ -240,13 +240,33 @@ class Restorer:
         return self.model.multiple
 
     # --- the network on numpy tiles
-    def _forward_tensor(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def _forward_tensor(self, x: torch.Tensor, context: torch.Tensor | None = None,
+                        cond: torch.Tensor | None = None) -> torch.Tensor:
         args = (x,) if context is None else (x, context)  # plain nn.Modules take the tile only
+        kwargs = {} if cond is None else {"cond": cond}
         with torch.inference_mode():
             if self.half:
                 with torch.autocast(self.device.type, dtype=half_dtype(self.device)):
-                    return self.model.module(*args)
-            return self.model.module(*args)
+                    return self.model.module(*args, **kwargs)
+            return self.model.module(*args, **kwargs)
+
+    def conditions(self, values: Mapping[str, float] | None) -> torch.Tensor | None:
+        """1 x n encoded conditioning values for a conditioned network (:mod:`gir.models.conditioning`), from
+        ``values`` by name; None for a network without conditioning inputs (``values`` is then ignored)."""
+        names = self.model.descriptor.conditioning
+        if not names:
+            return None
+        from gir.models.conditioning import encode
+
+        vec = encode(names, dict(values or {}), where=f"model {self.model.name}")
+        return torch.from_numpy(vec)[None].to(self.device)
+
+    def _probe_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """A pass for the memory probe: a conditioned network gets mid-range values (memory does not depend
+        on them)."""
+        n = len(self.model.descriptor.conditioning)
+        cond = torch.full((1, n), 0.5, device=self.device) if n else None
+        return self._forward_tensor(x, cond=cond)
 
     def image_context(self, rgb: np.ndarray) -> torch.Tensor | None:
         """The network's image-level code (:meth:`gir.models.base.RestorationNet.image_context`), or None
@@ -302,12 +322,14 @@ class Restorer:
         return torch.cat([context[:, :, y // cell:(y + th) // cell + ext, x // cell:(x + tw) // cell + ext]
                           for y, x in origins])
 
-    def forward(self, tiles: np.ndarray, context: torch.Tensor | None = None) -> np.ndarray:
+    def forward(self, tiles: np.ndarray, context: torch.Tensor | None = None, cond: torch.Tensor | None = None
+                ) -> np.ndarray:
         """B x H x W x 3 float32 tiles (H, W multiples of the size multiple) -> the network's B x H x W x 3
         float32 outputs (not clipped; a new array). Inputs are clipped to [0, 1] on the way in. ``context``:
-        the whole image's code from :meth:`image_context`, the same for every tile."""
+        the whole image's code from :meth:`image_context`, the same for every tile; ``cond``: the encoded
+        conditioning values (:meth:`conditions`), the same for every tile."""
         x = self._to_batch(tiles)
-        y = self._forward_tensor(x, context)
+        y = self._forward_tensor(x, context, cond)
         if y.shape != x.shape:
             raise GirError(f"model {self.model.name} returned {tuple(y.shape)} for an input of {tuple(x.shape)}; "
                            f"gir restore needs a same-size B x 3 x H x W output")
@@ -319,7 +341,7 @@ class Restorer:
         """Working memory of the network per pass (probed once per model, device and ``half``)."""
         known = self.model.memory_models.get(self.half)
         if known is None:
-            known = memory.probe_memory(self._forward_tensor, self.device, self.multiple)
+            known = memory.probe_memory(self._probe_forward, self.device, self.multiple)
             self.model.memory_models[self.half] = known
         return known
 
@@ -376,19 +398,29 @@ class Restorer:
                            f"use another --device or a smaller model")
         self.model.tile_limit = max(floor, round_down(side // 2, self.multiple))
 
-    def __call__(self, image, progress: bool | str = False) -> np.ndarray:
+    def __call__(self, image, progress: bool | str = False, conditions: Mapping[str, float] | None = None
+                 ) -> np.ndarray:
         """Restore one image (see :func:`as_rgb` for what it may be) -> float32 HxWx3 in [0, 1].
 
         progress: show a tqdm bar over the tiles (a string is used as its label).
+        conditions: for a conditioned network, the value of each of its conditioning inputs by name
+            (``{"jpeg.quality": 30}``; the descriptor's ``conditioning`` lists them); ignored by others.
         """
         rgb = as_rgb(image)
+        cond = self.conditions(conditions)
         if self.impulse_repair:
             rgb, self.last_impulse = repair_impulses(rgb)
-        if self.ensemble == 1:
-            return self._restore(rgb, progress)
-        return self_ensemble(rgb, lambda x: self._restore(x, progress), self.ensemble)
+        passes = self.passes(rgb.shape[0], rgb.shape[1])
+        if passes == 1:
+            return self._restore(rgb, progress, cond)
+        return self_ensemble(rgb, lambda x: self._restore(x, progress, cond), passes)
 
-    def _restore(self, rgb: np.ndarray, progress: bool | str = False) -> np.ndarray:
+    def passes(self, height: int, width: int) -> int:
+        """Self-ensemble passes for an H x W image (``ensemble``, or :func:`auto_passes` for "auto")."""
+        return auto_passes(height * width) if self.ensemble == "auto" else self.ensemble
+
+    def _restore(self, rgb: np.ndarray, progress: bool | str = False, cond: torch.Tensor | None = None
+                 ) -> np.ndarray:
         out = np.empty_like(rgb)  # the only full-size array made here; run_tiled accumulates into it
         context = self.image_context(rgb)
         is_map = context is not None and context.dim() == 4
@@ -396,9 +428,10 @@ class Restorer:
             grid, batch = self.plan(rgb.shape[0], rgb.shape[1])
             if is_map:
                 def forward(tiles, origins, grid=grid):
-                    return self.forward(tiles, self._tile_context(context, origins, grid.th, grid.tw))
+                    return self.forward(tiles, self._tile_context(context, origins, grid.th, grid.tw), cond)
             else:
-                forward = self.forward if context is None else (lambda tiles: self.forward(tiles, context))
+                def forward(tiles):
+                    return self.forward(tiles, context, cond)
             try:
                 with progress_bar(progress, len(grid)) as step:
                     run_tiled(rgb, grid, forward, batch, on_tiles=step, out=out, with_origins=is_map)
@@ -416,13 +449,36 @@ class Restorer:
         tile = "auto" if self.tile is None else ("off" if self.tile == 0 else str(self.tile))
         precision = f"autocast {str(half_dtype(self.device)).replace('torch.', '')}" if self.half else "float32"
         impulse = "" if self.impulse_repair else ", impulse repair off"
-        ensemble = f", self-ensemble x{self.ensemble}" if self.ensemble > 1 else ""
+        ensemble = (", self-ensemble auto (up to 1 MP of passes)" if self.ensemble == "auto" else
+                    f", self-ensemble x{self.ensemble}" if self.ensemble > 1 else "")
         return (f"model {self.model.name} on {self.device} ({precision}), tile {tile}, overlap {self.overlap}"
                 f"{impulse}{ensemble}")
 
 
 ENSEMBLES = (1, 2, 4, 8)
 ENSEMBLE_PAD = 16  # JPEG's largest block (a 4:2:0 MCU): flips of a padded image keep the grid
+AUTO_PIXELS = 1_000_000  # "auto": the passes of an image together cover at most this many pixels ...
+AUTO_MAX_PASSES = 4  # ... and at most 4 (x8 added 0.04 dB over x4 on noise sigma 25 for twice the time)
+
+
+def parse_ensemble(value) -> int | str:
+    """``"auto"`` or one of :data:`ENSEMBLES` (int or text) -> "auto" or the int; else a :class:`GirError`."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = None
+    if n not in ENSEMBLES:
+        raise GirError(f"ensemble must be auto or one of {', '.join(map(str, ENSEMBLES))}, got {value!r}")
+    return n
+
+
+def auto_passes(pixels: int) -> int:
+    """The most passes in :data:`ENSEMBLES` (at most :data:`AUTO_MAX_PASSES`) whose pixels together stay within
+    :data:`AUTO_PIXELS`: a photo costs at most one pass over a 1 MP photo (1 for 1 MP and more)."""
+    fits = [n for n in ENSEMBLES if n <= AUTO_MAX_PASSES and n * pixels <= AUTO_PIXELS]
+    return max(fits, default=1)
 
 
 def _geometric(x: np.ndarray, k: int, inverse: bool = False) -> np.ndarray:
@@ -467,32 +523,34 @@ def progress_bar(progress: bool | str, total: int) -> Iterator[Callable[[int], N
 
 
 def restore(image, model=None, *, device="auto", tile="auto", overlap: int = DEFAULT_OVERLAP,
-            half: bool | None = None, impulse_repair: bool = True, progress: bool | str = False) -> np.ndarray:
+            half: bool | None = None, impulse_repair: bool = True, progress: bool | str = False,
+            ensemble: int | str = "auto") -> np.ndarray:
     """Restore one image: float32 HxWx3 in [0, 1] in, the same shape and dtype out.
 
     image: a float HxWx3 array in [0, 1], a :class:`gir.io.Image` or an image file path.
     model None: the default pipeline (:class:`gir.restore.pipeline.Pipeline`: analyze, plan, experts, verify;
     a photo with nothing detected comes back unchanged); a model name or path: that single network on the
     whole image (cached), e.g. ``model="gir-wunet-cpu"`` for milestone 1's blind network.
-    device, tile, overlap, half: as for :class:`Restorer`. impulse_repair: False leaves salt-and-pepper
-    samples alone (the pipeline skips its impulse expert).
+    device, tile, overlap, half, ensemble: as for :class:`Restorer` (``ensemble`` "auto", as `gir restore`).
+    impulse_repair: False leaves salt-and-pepper samples alone (the pipeline skips its impulse expert).
     """
+    ensemble = parse_ensemble(ensemble)
     if model is None:
-        return _default_pipeline(str(device), str(tile), int(overlap), half, bool(impulse_repair))(
+        return _default_pipeline(str(device), str(tile), int(overlap), half, bool(impulse_repair), ensemble)(
             image, progress=progress)
     return Restorer(model, device=device, tile=tile, overlap=overlap, half=half,
-                    impulse_repair=impulse_repair)(image, progress=progress)
+                    impulse_repair=impulse_repair, ensemble=ensemble)(image, progress=progress)
 
 
 _PIPELINES: dict[tuple, object] = {}
 
 
-def _default_pipeline(device: str, tile: str, overlap: int, half, impulse_repair: bool):
+def _default_pipeline(device: str, tile: str, overlap: int, half, impulse_repair: bool, ensemble="auto"):
     """The default :class:`~gir.restore.pipeline.Pipeline` for these settings, built once."""
-    key = (device, tile, overlap, half, impulse_repair)
+    key = (device, tile, overlap, half, impulse_repair, ensemble)
     if key not in _PIPELINES:
         from gir.restore.pipeline import Pipeline
 
         _PIPELINES[key] = Pipeline(device=device, tile=tile, overlap=overlap, half=half,
-                                   skip=None if impulse_repair else ["impulse"])
+                                   skip=None if impulse_repair else ["impulse"], ensemble=ensemble)
     return _PIPELINES[key]

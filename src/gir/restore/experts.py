@@ -8,16 +8,17 @@ load their weights on first use.
 The shipped set (:data:`SHIPPED`), first expert to name a family wins:
 
 * ``impulse``: the switching median repair of salt-and-pepper samples (:mod:`gir.restore.impulse`);
-* ``jpeg``, ``noise``, ``sharpen`` (blur): wavelet U-Nets trained here, one per group
-  (``configs/experts/*.yaml``; weights ``gir/weights/gir-expert-*.safetensors`` with a card each). The
+* ``jpeg``, ``noise``, ``sharpen`` (blur), ``band`` (resize, ringing): wavelet U-Nets trained here, one per
+  group (``configs/experts/*.yaml``; weights ``gir/weights/gir-expert-*.safetensors`` with a card each). The JPEG
+  expert is conditioned on the quality (:mod:`gir.models.conditioning`), which the plan's step gives it from
+  the analysis (a JPEG file's tables, else the pixels' quantiser lattice, else the analyzer's estimate). The
   sharpening expert was trained on blur and down-up sampling together, but it is routed for blur only: on x2
   down-up sampling it measured below its input (Set14 validation 26.19 against 26.47 dB; held-out bicubic x2
-  -0.58 dB). A detected ``resize`` is left alone: its own expert (``gir-expert-resize``, +0.82 dB on CBSD68
-  bicubic x2 alone) also sharpens photos band-limited by ringing's sinc filter, which the analyzer calls
-  resized (p 0.5-0.9), by -0.4 dB on average, and the re-analysis cannot tell those from the photos it helps
-  (its ringing probability rises alike on both); it runs with ``--model gir-expert-resize``;
+  -0.58 dB). Down-sampling and ringing share the ``band`` expert: the analyzer calls photos band-limited by
+  ringing's sinc filter resized too (p 0.5-0.9), and an expert trained on down-up sampling alone sharpened
+  those by -0.4 dB on average; one trained on both helps both (``benchmarks/resize_routing.py``);
 * ``general``: the previous single blind network ``gir-wunet-cpu``, for the families no specialist covers yet
-  (ringing, demosaicking, scratches, rain, raindrops, snow, haze, low light). It runs only where the analyzer
+  (demosaicking, scratches, rain, raindrops, snow, haze, low light). It runs only where the analyzer
   detects one of them, and the verification step undoes it where it did not help.
 
 An expert whose weights are not installed is left out, and its families are reported as having no expert.
@@ -44,7 +45,10 @@ class Expert:
     kind: str
     about: str
 
-    def __call__(self, rgb: Image, progress: bool | str = False) -> Image:  # pragma: no cover - abstract
+    def __call__(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
+                 ) -> Image:  # pragma: no cover - abstract
+        """``strengths``: what the analysis measured (``"jpeg.quality" -> 31.0``, the plan step's strengths);
+        a conditioned network takes its conditioning inputs from them, the other experts ignore them."""
         raise NotImplementedError
 
 
@@ -54,7 +58,8 @@ class ClassicalExpert(Expert):
 
     fn: Callable[[Image], Image] = field(default=lambda rgb: rgb, repr=False)
 
-    def __call__(self, rgb: Image, progress: bool | str = False) -> Image:
+    def __call__(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
+                 ) -> Image:
         return np.clip(self.fn(rgb), 0.0, 1.0).astype(np.float32, copy=False)
 
 
@@ -76,8 +81,9 @@ class NetworkExpert(Expert):
             self._restorer = Restorer(self.model, impulse_repair=False, **self.options)
         return self._restorer
 
-    def __call__(self, rgb: Image, progress: bool | str = False) -> Image:
-        return self.restorer(rgb, progress=progress)
+    def __call__(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
+                 ) -> Image:
+        return self.restorer(rgb, progress=progress, conditions=strengths)
 
 
 def _impulse(rgb: Image) -> Image:
@@ -96,13 +102,15 @@ def _dehaze(rgb: Image) -> Image:
 SHIPPED: tuple[tuple[str, tuple[str, ...], str, object, str], ...] = (
     ("impulse", ("impulse",), "classical", _impulse, "switching median: replaces isolated 0/1 samples only"),
     ("jpeg", ("jpeg",), "network", "gir-expert-jpeg",
-     "wavelet U-Net trained on JPEG quality 10-90, also over camera-like noise and light blur"),
+     "wavelet U-Net told the JPEG quality, trained on quality 10-80, also over camera-like noise and light blur"),
     ("noise", ("noise",), "network", "gir-expert-noise",
      "wavelet U-Net trained on Gaussian, Poisson and shot+read noise, sigma 1-55"),
     ("sharpen", ("blur",), "network", "gir-expert-sharpen",
      "wavelet U-Net trained on Gaussian, motion and defocus blur and 1.5-4x down-up sampling; routed for blur "
      "only (below its input on down-up sampling)"),
-    ("general", ("ringing", "demosaic", "damage", "rain", "raindrop", "snow", "haze", "low_light"), "network",
+    ("band", ("resize", "ringing"), "network", "gir-expert-band",
+     "wavelet U-Net trained on 1.5-4x down-up sampling and sinc-filter ringing (band-limited photos)"),
+    ("general", ("demosaic", "damage", "rain", "raindrop", "snow", "haze", "low_light"), "network",
      "gir-wunet-cpu", "the previous single blind network (milestone 1), for what no specialist covers yet"),
 )
 CLASSICAL = {"dehaze": (("haze",), _dehaze, "dark-channel prior")}

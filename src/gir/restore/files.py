@@ -90,16 +90,17 @@ def plan_restore(items: list[str], output, fmt: str | None = None
 def restore_files(items: list[str], output, *, model=None, device="auto", tile="auto", overlap: int = 32,
                   half: bool | None = None, fmt: str | None = None, quality: int = 95, progress: bool = True,
                   log: Callable[[str], None] | None = None, impulse_repair: bool = True, only=None, skip=None,
-                  explain: bool = False, write_json: bool = False, ensemble: int = 1) -> BatchReport:
+                  explain: bool = False, write_json: bool = False, ensemble: int | str = "auto",
+                  conditions: dict | None = None) -> BatchReport:
     """Restore image files (``gir restore``); see :func:`plan_restore` for where the results go.
 
     model None: the default pipeline (:class:`gir.restore.pipeline.Pipeline`: analyze, plan, experts,
     verify); ``only`` / ``skip`` override its plan, ``explain`` logs its diagnosis, plan and step verdicts,
     ``write_json`` writes them beside each output as ``<output name>.json``. A photo the pipeline leaves
     unchanged is copied byte for byte when its output keeps the input's format. ``ensemble``: every network's
-    geometric self-ensemble (1, 2, 4 or 8 passes; :class:`gir.restore.engine.Restorer`). A model name or path: that
+    geometric self-ensemble ("auto", 1, 2, 4 or 8 passes; :class:`gir.restore.engine.Restorer`). A model name or path: that
     single network on every image (the previous behaviour), with the impulse repair first unless
-    ``impulse_repair`` is False.
+    ``impulse_repair`` is False; a conditioned network gets ``conditions`` (name -> value, ``--condition``).
 
     Each output keeps its input's alpha, grayscale, bit depth and ICC profile (upright pixels, as read);
     unreadable inputs are recorded in the returned report and skipped. Models load once, before any file is
@@ -109,9 +110,12 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
         raise GirError(f"--quality must be in 1..100, got {quality}")
     if model is not None and (only is not None or skip is not None):
         raise GirError("--only and --skip choose the default pipeline's experts; they do not apply to --model")
+    if model is None and conditions:
+        raise GirError("--condition is for one conditioned network (--model); the pipeline takes its values "
+                       "from the analysis")
     plan, problems, folder = plan_restore(items, output, fmt)
     runner = _runner(model, device=device, tile=tile, overlap=overlap, half=half, impulse_repair=impulse_repair,
-                     only=only, skip=skip, ensemble=ensemble)
+                     only=only, skip=skip, ensemble=ensemble, conditions=conditions)
     if log is not None:
         log(runner.describe())
     report = BatchReport(failures=list(problems))
@@ -131,8 +135,8 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
     return report
 
 
-def _runner(model, **kw):
-    return _PipelineFiles(**kw) if model is None else _NetworkFiles(model, **kw)
+def _runner(model, conditions=None, **kw):
+    return _PipelineFiles(**kw) if model is None else _NetworkFiles(model, conditions=conditions, **kw)
 
 
 class _NetworkFiles:
@@ -140,11 +144,18 @@ class _NetworkFiles:
 
     explanation = ""
 
-    def __init__(self, model, *, device, tile, overlap, half, impulse_repair, only=None, skip=None, ensemble=1):
+    def __init__(self, model, *, device, tile, overlap, half, impulse_repair, only=None, skip=None, ensemble="auto",
+                 conditions=None):
+        from gir.models.conditioning import ConditioningError
         from gir.restore.engine import Restorer
 
         self.restorer = Restorer(model, device=device, tile=tile, overlap=overlap, half=half,
                                  impulse_repair=impulse_repair, ensemble=ensemble)
+        self.conditions = dict(conditions or {})
+        try:
+            self.restorer.conditions(self.conditions)  # checked before any file is read
+        except ConditioningError as e:
+            raise GirError(f"{e}; give it with --condition NAME=VALUE") from None
 
     def describe(self) -> str:
         return self.restorer.describe()
@@ -156,7 +167,7 @@ class _NetworkFiles:
 
         img = read_image(src)
         rgb, img.rgb = img.rgb, None  # the restorer's input is the only full-size copy kept
-        out = self.restorer(rgb, progress=src.name if progress else False)
+        out = self.restorer(rgb, progress=src.name if progress else False, conditions=self.conditions)
         del rgb
         save_like(dst, out, img, format=write_fmt, quality=quality)
         if write_json:
@@ -168,7 +179,7 @@ class _NetworkFiles:
 class _PipelineFiles:
     """The default pipeline on every file."""
 
-    def __init__(self, *, device, tile, overlap, half, impulse_repair, only=None, skip=None, ensemble=1):
+    def __init__(self, *, device, tile, overlap, half, impulse_repair, only=None, skip=None, ensemble="auto"):
         from gir.restore.pipeline import Pipeline
 
         only, skip = parse_families(only, "--only"), parse_families(skip, "--skip")  # their own errors, first

@@ -56,6 +56,7 @@ class Outcome:
     plan: Plan
     records: list[StepRecord] = field(default_factory=list)
     seconds: float = 0.0
+    left_later: dict[str, str] = field(default_factory=dict)  # family -> why, from the re-plans after steps
 
     @property
     def changed(self) -> bool:
@@ -63,8 +64,8 @@ class Outcome:
 
     def to_dict(self) -> dict:
         return {"file": self.diagnosis.file, "diagnosis": self.diagnosis.to_dict(), "plan": self.plan.to_dict(),
-                "steps": [r.to_dict() for r in self.records], "changed": self.changed,
-                "seconds": round(self.seconds, 3)}
+                "steps": [r.to_dict() for r in self.records], "left_alone_later": dict(self.left_later),
+                "changed": self.changed, "seconds": round(self.seconds, 3)}
 
     def explain(self) -> str:
         """Several lines for ``--explain``: diagnosis, plan, each step's verdict."""
@@ -80,13 +81,40 @@ class Outcome:
             verdict = "kept" if r.check.kept else "UNDONE"
             change = "" if not np.isfinite(r.change_db) else f", changed the image to {r.change_db:.1f} dB"
             lines.append(f"  {r.step.expert}: {verdict}: {r.check.why} ({r.seconds:.2f} s{change})")
+        for family, why in self.left_later.items():
+            lines.append(f"  then left alone: {family} ({why})")
         lines.append(f"  total {self.seconds:.2f} s")
         return "\n".join(lines)
 
 
+def diagnose(analyzer, rgb: np.ndarray, *, file: str | None = None, jpeg=None) -> tuple[Diagnosis, Diagnosis]:
+    """(the pixel analysis, the diagnosis the plan is made from) of an image (float32 HxWx3 in [0, 1]).
+
+    ``jpeg``: the file's quantisation tables; without them, the tables that the pixels' quantiser lattice
+    shows, if any (:func:`gir.analysis.jpeg_tables.quality_from_pixels`). Verification compares pixels with
+    pixels, so the pixel analysis is kept apart; the plan also uses the tables (they describe the input, not
+    the pixels after a step), fused into a copy of it (:func:`gir.analysis.analyze.fuse_jpeg_tables`)."""
+    from gir.analysis.analyze import fuse_jpeg_tables
+    from gir.analysis.jpeg_tables import quality_from_pixels
+
+    if jpeg is None:
+        jpeg = quality_from_pixels(rgb)
+    seen = analyzer(rgb, file=file)
+    if jpeg is None:
+        return seen, seen
+    diagnosis = copy.deepcopy(seen)
+    fuse_jpeg_tables(diagnosis, jpeg)
+    return seen, diagnosis
+
+
+def _place(families: Sequence[str]) -> str:
+    """Where a step for ``families`` runs in the restore order: at the first of them."""
+    return min(families, key=ORDER.index)
+
+
 def _later(families: Sequence[str]) -> tuple[str, ...]:
-    """The families after all of ``families`` in the restore order."""
-    return ORDER[max(ORDER.index(f) for f in families) + 1:]
+    """The families the plan may restore after a step for ``families``: those after its place, but its own."""
+    return tuple(f for f in ORDER[ORDER.index(_place(families)) + 1:] if f not in families)
 
 
 class Pipeline:
@@ -95,14 +123,15 @@ class Pipeline:
     analyzer: an :class:`~gir.analysis.analyze.Analyzer` (or any callable ``(rgb, jpeg=, file=) ->
         Diagnosis``), a shipped name or a checkpoint path (None: the shipped ``gir-analyzer``).
     experts: name -> :class:`~gir.restore.experts.Expert` (None: the installed shipped experts).
-    device, tile, overlap, half, ensemble: for the network experts, as for :class:`gir.restore.engine.Restorer`.
+    device, tile, overlap, half, ensemble: for the network experts, as for :class:`gir.restore.engine.Restorer`
+        (``ensemble`` "auto" by default: small photos get up to four passes per network, 1 MP photos one).
     only / skip: family names (or ``"noise,jpeg"``) that override the plan (``--only`` / ``--skip``).
     threshold: the analyzer's detection threshold. verify: False keeps every step (for experiments only).
     """
 
     def __init__(self, *, analyzer=None, experts: Mapping[str, Expert] | None = None, device="auto",
                  tile="auto", overlap: int = 32, half: bool | None = None, only=None, skip=None,
-                 threshold: float = THRESHOLD, verify: bool = True, ensemble: int = 1):
+                 threshold: float = THRESHOLD, verify: bool = True, ensemble: int | str = "auto"):
         from gir.restore.engine import pick_device
 
         self.device = pick_device(device)
@@ -117,28 +146,20 @@ class Pipeline:
         self.threshold = float(threshold)
         self.verify = bool(verify)
 
-    def plan(self, diagnosis: Diagnosis, after: Sequence[str] = ()) -> Plan:
+    def plan(self, diagnosis: Diagnosis, after: Sequence[str] = (), done: Sequence[str] = (),
+             first: Sequence[str] | None = None) -> Plan:
         return make_plan(diagnosis, self.covers, only=self.only, skip=self.skip, threshold=self.threshold,
-                         after=after)
+                         after=after, done=done, first=first)
 
     def run(self, image, *, jpeg=None, file: str | None = None, progress: bool | str = False) -> Outcome:
         """Restore one image (float32 HxWx3 in [0, 1], a :class:`gir.io.Image` or a path; a JPEG path also
         gives its quantisation tables; other inputs, the tables that the pixels' quantiser lattice shows, if any:
-        :func:`gir.analysis.jpeg_tables.quality_from_pixels`) -> :class:`Outcome`."""
-        from gir.analysis.analyze import fuse_jpeg_tables, load_input
-        from gir.analysis.jpeg_tables import quality_from_pixels
+        :func:`diagnose`) -> :class:`Outcome`."""
+        from gir.analysis.analyze import load_input
 
         t0 = time.perf_counter()
         rgb, file, jpeg = load_input(image, file, jpeg)
-        if jpeg is None:
-            jpeg = quality_from_pixels(rgb)
-        # Verification compares pixels with pixels, so the pixel analysis is kept apart; the plan also uses the
-        # JPEG tables (they describe the input, not the pixels after a step), fused into a copy of it.
-        seen = self.analyzer(rgb, file=file)
-        diagnosis = seen
-        if jpeg is not None:
-            diagnosis = copy.deepcopy(seen)
-            fuse_jpeg_tables(diagnosis, jpeg)
+        seen, diagnosis = diagnose(self.analyzer, rgb, file=file, jpeg=jpeg)
         plan = self.plan(diagnosis)
         outcome = Outcome(rgb, diagnosis, plan)
         if plan.empty:
@@ -146,12 +167,15 @@ class Pipeline:
             return outcome
         current = rgb
         planned_from = diagnosis  # the analysis the rest of the plan is made from
+        first = diagnosis.detected(self.threshold)  # what the photo showed before any step
+        places: list[str] = []
         done: list[str] = []
+        ran: set[str] = set()
         steps = list(plan.steps)
         while steps:
             step = steps[0]
             t1 = time.perf_counter()
-            out = self.experts[step.expert](current, progress=progress)
+            out = self.experts[step.expert](current, progress=progress, strengths=step.strengths)
             after = self.analyzer(out, file=file)
             if self.verify:
                 check = verify(step.families, seen, after, current, out, later=_later(step.families),
@@ -161,10 +185,15 @@ class Pipeline:
             outcome.records.append(StepRecord(step, check, time.perf_counter() - t1, psnr(out, current)))
             if check.kept:
                 current, seen, planned_from = out, after, after
+            places.append(_place(step.families))
             done.extend(step.families)
+            ran.add(step.expert)
             # Re-plan what comes after from the latest kept analysis (a step may reveal a later family); after
-            # an undone step that is the same analysis as before, so the rest of the plan does not change.
-            steps = list(self.plan(planned_from, after=done).steps)
+            # an undone step that is the same analysis as before, so the rest of the plan does not change. An
+            # expert runs once: its other families were in its step, or it was undone for them.
+            rest = self.plan(planned_from, after=places, done=done, first=first)
+            steps = [s for s in rest.steps if s.expert not in ran]
+            outcome.left_later.update((f, why) for f, why in rest.skipped.items() if f not in plan.skipped)
         outcome.image = current
         outcome.seconds = time.perf_counter() - t0
         return outcome

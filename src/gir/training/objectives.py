@@ -101,6 +101,26 @@ def _register_all() -> None:
                 raise
 
 
+def batch_conditions(model: nn.Module, recipes, device: torch.device) -> torch.Tensor | None:
+    """B x n encoded conditioning values (:mod:`gir.models.conditioning`) that a conditioned network gets for
+    a batch, read from the samples' recipes; None for a network without conditioning inputs."""
+    from gir.models.conditioning import encode_recipes
+    from gir.models.descriptor import describe_model
+
+    names = describe_model(model).conditioning
+    if not names:
+        return None
+    return torch.from_numpy(encode_recipes(list(recipes), names)).to(device)
+
+
+def run_net(net: nn.Module, lq: torch.Tensor, context: torch.Tensor | None = None,
+            cond: torch.Tensor | None = None) -> torch.Tensor:
+    """``net`` on a batch with what it takes: the context code and the conditioning values where given (a
+    plain ``nn.Module`` gets the batch only)."""
+    args = (lq,) if context is None else (lq, context)
+    return net(*args) if cond is None else net(*args, cond=cond)
+
+
 def _lq_context(model: nn.Module, batch: dict, device: torch.device, margin: int) -> torch.Tensor | None:
     region = batch.get("lq_context")
     if region is None:
@@ -123,7 +143,7 @@ class Restore(Objective):
 
     def step(self, net, batch, lq, gt, t, phase=0):
         context = _lq_context(self.model, batch, self.device, self.context_margin)
-        pred = net(lq) if context is None else net(lq, context)
+        pred = run_net(net, lq, context, batch_conditions(self.model, batch["recipe"], self.device))
         total, terms = self.loss(pred, gt)
         with torch.no_grad():
             per_sample = (pred.detach().float() - gt).abs().flatten(1).mean(1)
