@@ -82,6 +82,8 @@ def test_replanning_skips_done_families_and_band_limits_that_a_step_revealed():
     # resize seen only after the JPEG step: left alone, and said why
     plan = make_plan(diag(0.0, resize=0.7, blur=0.8), covers, after=["jpeg"], done=["jpeg"], first=["jpeg"])
     assert [s.expert for s in plan.steps] == ["sharpen"] and "appeared only after" in plan.skipped["resize"]
+    asked = make_plan(diag(0.0, resize=0.7), covers, only=["resize"], after=["jpeg"], done=["jpeg"], first=["jpeg"])
+    assert [s.expert for s in asked.steps] == ["band"]  # --only resize: the user asked for it
 
 
 def test_an_undone_band_step_still_lets_sharpening_run():

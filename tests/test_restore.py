@@ -577,6 +577,10 @@ def test_auto_ensemble_spends_at_most_one_megapixel_of_passes():
     assert auto.passes(37, 45) == 4 and auto.passes(1000, 1000) == 1 and "auto" in auto.describe()
     np.testing.assert_array_equal(auto(noisy), four(noisy))
     assert engine.parse_ensemble(" Auto ") == "auto" and engine.parse_ensemble("2") == 2
+    from gir.restore.experts import NetworkExpert
+
+    expert = NetworkExpert("n", ("noise",), "network", "", model=net, options={"device": "cpu", "ensemble": "auto"})
+    assert expert.passes(37, 45) == 4 and expert.passes(1000, 1000) == 1  # what --explain reports per step
 
 
 def test_cli_ensemble_restores_with_the_self_ensemble(ckpt, tmp_path):

@@ -51,6 +51,10 @@ class Expert:
         a conditioned network takes its conditioning inputs from them, the other experts ignore them."""
         raise NotImplementedError
 
+    def passes(self, height: int, width: int) -> int:
+        """How many times the expert runs on an H x W image (a network's self-ensemble; else 1)."""
+        return 1
+
 
 @dataclass
 class ClassicalExpert(Expert):
@@ -84,6 +88,9 @@ class NetworkExpert(Expert):
     def __call__(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
                  ) -> Image:
         return self.restorer(rgb, progress=progress, conditions=strengths)
+
+    def passes(self, height: int, width: int) -> int:
+        return self.restorer.passes(height, width)
 
 
 def _impulse(rgb: Image) -> Image:

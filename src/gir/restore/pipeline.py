@@ -32,17 +32,18 @@ from gir.restore.verify import Check, verify
 
 @dataclass
 class StepRecord:
-    """What one planned step did: the step, the verification, its time and how much it changed the image
-    (PSNR of its output against its input; inf when unchanged)."""
+    """What one planned step did: the step, the verification, its time, how much it changed the image (PSNR of
+    its output against its input; inf when unchanged) and how many self-ensemble passes the expert made."""
 
     step: Step
     check: Check
     seconds: float
     change_db: float
+    passes: int = 1
 
     def to_dict(self) -> dict:
         return {"expert": self.step.expert, "families": list(self.step.families), **self.check.to_dict(),
-                "seconds": round(self.seconds, 3),
+                "seconds": round(self.seconds, 3), "passes": self.passes,
                 "change_psnr": None if not np.isfinite(self.change_db) else round(self.change_db, 2)}
 
 
@@ -80,7 +81,8 @@ class Outcome:
         for r in self.records:
             verdict = "kept" if r.check.kept else "UNDONE"
             change = "" if not np.isfinite(r.change_db) else f", changed the image to {r.change_db:.1f} dB"
-            lines.append(f"  {r.step.expert}: {verdict}: {r.check.why} ({r.seconds:.2f} s{change})")
+            passes = f", {r.passes} passes" if r.passes > 1 else ""
+            lines.append(f"  {r.step.expert}: {verdict}: {r.check.why} ({r.seconds:.2f} s{passes}{change})")
         for family, why in self.left_later.items():
             lines.append(f"  then left alone: {family} ({why})")
         lines.append(f"  total {self.seconds:.2f} s")
@@ -182,7 +184,8 @@ class Pipeline:
                                threshold=self.threshold)
             else:
                 check = Check(True, "not verified (verify=False)")
-            outcome.records.append(StepRecord(step, check, time.perf_counter() - t1, psnr(out, current)))
+            passes = self.experts[step.expert].passes(*current.shape[:2])
+            outcome.records.append(StepRecord(step, check, time.perf_counter() - t1, psnr(out, current), passes))
             if check.kept:
                 current, seen, planned_from = out, after, after
             places.append(_place(step.families))

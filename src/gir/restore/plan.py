@@ -123,7 +123,7 @@ def make_plan(diag: Diagnosis, covers: Mapping[str, str], *, only: Sequence[str]
     families later in :data:`ORDER` than all of them are planned; ``done``, families a step already restored
     or tried (an expert for several families runs at its first family's place: its later ones are done);
     ``first``, the families detected before any step (those of :data:`ONLY_IF_FIRST` are planned only if
-    among them).
+    among them, or asked for with ``only``).
     """
     only_set = frozenset(only) if only is not None else None
     skip_set = frozenset(skip) if skip is not None else None
@@ -136,10 +136,10 @@ def make_plan(diag: Diagnosis, covers: Mapping[str, str], *, only: Sequence[str]
         f = diag.findings[family]
         if f.p < threshold or family in done_set:
             continue
-        if first is not None and family in ONLY_IF_FIRST and family not in first:
+        asked = only_set is not None and family in only_set
+        if first is not None and family in ONLY_IF_FIRST and family not in first and not asked:
             skipped[family] = "appeared only after an earlier step (a smoothed photo reads as band-limited)"
             continue
-        asked = only_set is not None and family in only_set
         need = threshold if asked else min_p(family, threshold)
         why = _why_not(diag, family, covers, only_set, skip_set, need)
         if why is not None:
