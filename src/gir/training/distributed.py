@@ -76,8 +76,14 @@ def init_process_group(info: DistInfo, device: torch.device) -> DistInfo:
     return info
 
 
-def shutdown(info: DistInfo) -> None:
+def shutdown(info: DistInfo, synchronize: bool = False) -> None:
+    """Destroy the process group this run created. ``synchronize`` (after a run that ended well on this rank):
+    wait for every rank first, so that no rank tears down its group while another still has collectives in
+    flight (seen once in CI: a rank aborted at exit, "terminate called without an active exception"). Not
+    after a failure: the other ranks may never reach the barrier."""
     if info.owns_group and dist.is_initialized():
+        if synchronize and info.enabled:
+            dist.barrier()
         dist.destroy_process_group()
         info.owns_group = False
 

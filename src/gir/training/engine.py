@@ -76,12 +76,14 @@ def run(config: str | Path | dict | None = None, overrides: Iterable[str] = (), 
     if tcfg["threads"]:
         torch.set_num_threads(tcfg["threads"])
     init_process_group(info, device)
+    finished = False
     try:
         if run_dir is None:
             run_dir = Path(broadcast_object(str(out_dir or _default_run_dir(cfg["name"])), info))
         Trainer(cfg, run_dir, device, info, resuming=resume is not None).fit()
+        finished = True
     finally:
-        shutdown(info)
+        shutdown(info, synchronize=finished)
         torch.set_num_threads(threads)
     return run_dir
 
