@@ -74,17 +74,13 @@ def task_values(lq, recipe) -> dict[str, float]:
     return from_recipe(recipe, list(CONDITIONS))
 
 
-_ANALYZER = []
-
-
 def measured_values(lq, recipe) -> dict[str, float]:
-    """The strengths `gir restore` measures on ``lq`` (:func:`gir.restore.pipeline.diagnose`)."""
+    """The strengths `gir restore` measures on ``lq`` (:func:`gir.restore.pipeline.diagnose`; the shipped
+    analyzer, which :func:`gir.analysis.analyze.get_analyzer` loads once)."""
     from gir.analysis.analyze import get_analyzer
     from gir.restore.pipeline import diagnose
 
-    if not _ANALYZER:
-        _ANALYZER.append(get_analyzer())
-    return diagnose(_ANALYZER[0], lq)[1].strengths()
+    return diagnose(get_analyzer(), lq)[1].strengths()
 
 
 if __name__ == "__main__":

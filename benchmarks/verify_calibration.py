@@ -54,12 +54,12 @@ def main(argv=None) -> int:
     if shared is None:
         return 0
     paths = list_images([shared / "train"], max_images=args.photos)
+    photos = [to_float(centre_crop(read_uint8(path), args.crop)) for path in paths]  # read once, used per task
     analyzer, net = get_analyzer(), Restorer(args.expert, device="cpu", impulse_repair=False)
     t0, rows = time.perf_counter(), []
     for task in tasks:
         recipe = None if task == "clean" else Recipe.from_text(task)
-        for j, path in enumerate(paths):
-            gt = to_float(centre_crop(read_uint8(path), args.crop))
+        for j, gt in enumerate(photos):
             rng = np.random.default_rng([args.seed, j, len(task)])
             drawn = None if recipe is None else _random(recipe, rng)
             lq = gt if drawn is None else np.clip(drawn.apply(gt, seed=int(rng.integers(2**31))), 0, 1)
@@ -113,10 +113,10 @@ def main(argv=None) -> int:
 
 
 def _random(recipe, rng):
-    """The recipe's ops with every parameter drawn from its random range."""
-    from gir.data.tasks import _random_params, _redraw
+    """The recipe's ops with every parameter drawn from its random range (each op's ``sample_params``)."""
+    from gir.degradations import OPS, Recipe, Step
 
-    return _redraw(recipe, rng, _random_params(recipe, None, "task"))
+    return Recipe(tuple(Step(s.op, OPS.get(s.op).sample_params(rng)) for s in recipe.steps))
 
 
 if __name__ == "__main__":

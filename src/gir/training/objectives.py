@@ -140,10 +140,14 @@ class Restore(Objective):
             raise ConfigError("config: model diffusion_unet trains with objective: {type: residual_diffusion} "
                               "(its forward pass samples without gradients)")
         super().bind(model, loss, device, cfg)
+        from gir.models.descriptor import describe_model
+
+        self.conditioned = bool(describe_model(model).conditioning)  # read once, not per step
 
     def step(self, net, batch, lq, gt, t, phase=0):
         context = _lq_context(self.model, batch, self.device, self.context_margin)
-        pred = run_net(net, lq, context, batch_conditions(self.model, batch["recipe"], self.device))
+        cond = batch_conditions(self.model, batch["recipe"], self.device) if self.conditioned else None
+        pred = run_net(net, lq, context, cond)
         total, terms = self.loss(pred, gt)
         with torch.no_grad():
             per_sample = (pred.detach().float() - gt).abs().flatten(1).mean(1)
