@@ -59,7 +59,9 @@ def test_crop_grid_spreads_windows_and_stays_inside():
     assert all(0 <= y <= 600 - 128 and 0 <= x <= 900 - 128 for y, x in corners)
     assert (0, 0) in corners and (600 - 128, 900 - 128) in corners
     assert crop_grid(100, 90, 128, 12) == [(0, 0)]
-    assert crop_grid(600, 900, 128, 12) == crop_grid(600, 900, 128, 12)
+    # 3 rows x 4 columns (about sqrt(12 * 900 / 600) columns), evenly stepped, row-major
+    assert corners == [(y, x) for y in (0, 236, 472) for x in (0, 257, 515, 772)]
+    assert crop_grid(600, 128, 128, 12) == [(y, 0) for y in (0, 94, 189, 283, 378, 472)]  # a strip: one column
 
 
 def test_aggregate_uses_the_most_telling_windows():
@@ -180,6 +182,12 @@ def test_gir_analyze_json_and_bad_files(tiny_run, tmp_path, capsys):
     code = main(["analyze", str(good), "--weights", weights, "--crops", "2"])
     line = capsys.readouterr().out
     assert code == 0 and "jpeg 100% (quality 25" in line
+    other = tmp_path / "c.png"
+    Image.fromarray((natural_image(64, 64, seed=3) * 255).astype(np.uint8)).save(other)
+    code = main(["analyze", str(good), str(bad), str(other), "--weights", weights, "--crops", "2"])
+    captured = capsys.readouterr()
+    assert code == 1 and len(captured.out.splitlines()) == 2  # one line per analysed photo
+    assert "analyzed 2 image(s); 1 failed" in captured.err and "b.png" in captured.err
 
 
 def test_structures_are_drawn_deterministically():

@@ -218,7 +218,7 @@ def test_classifier_size_embedding_and_checks():
 
 # -- focal losses --------------------------------------------------------------------------------------------
 
-def test_focal_gamma0_is_cross_entropy_and_gamma_only_lowers_it():
+def test_focal_gamma0_is_cross_entropy_and_gamma_follows_the_formula():
     g = torch.Generator().manual_seed(0)
     logits, target = 3 * torch.randn(64, 5, generator=g), torch.randint(0, 5, (64,), generator=g)
     weight = torch.rand(5, generator=g) + 0.5
@@ -227,20 +227,31 @@ def test_focal_gamma0_is_cross_entropy_and_gamma_only_lowers_it():
                            F.cross_entropy(logits, target, reduction=reduction))
         assert torch.equal(focal_loss(logits, target, 0.0, weight, reduction),
                            F.cross_entropy(logits, target, weight, reduction=reduction))
-    ce = F.cross_entropy(logits, target, reduction="none")
+    # gamma > 0: -(1 - p_t)^gamma log p_t per sample, by the formula in float64 (a factor off anywhere fails)
+    x = logits.double()
+    p_t = F.softmax(x, 1).gather(1, target[:, None])[:, 0]
+    w_t = weight.double()[target]
     for gamma in (0.5, 1.0, 2.0, 5.0):
-        assert (focal_loss(logits, target, gamma, reduction="none") <= ce).all()
+        per_sample = -(1 - p_t) ** gamma * torch.log(p_t)
+        torch.testing.assert_close(focal_loss(x, target, gamma, reduction="none"), per_sample)
+        torch.testing.assert_close(focal_loss(x, target, gamma, weight.double(), "mean"),
+                                   (w_t * per_sample).sum() / w_t.sum())
+        torch.testing.assert_close(focal_loss(x, target, gamma, reduction="sum"), per_sample.sum())
 
 
-def test_binary_focal_gamma0_is_bce_and_gamma_only_lowers_it():
+def test_binary_focal_gamma0_is_bce_and_gamma_follows_the_formula():
     g = torch.Generator().manual_seed(1)
     logits, target = 3 * torch.randn(32, 6, generator=g), (torch.rand(32, 6, generator=g) > 0.5).float()
     for reduction in ("mean", "sum", "none"):
         assert torch.equal(binary_focal_loss(logits, target, 0.0, reduction),
                            F.binary_cross_entropy_with_logits(logits, target, reduction=reduction))
-    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    x = logits.double()
+    p = torch.sigmoid(x)
+    p_t = torch.where(target > 0.5, p, 1 - p)
     for gamma in (0.5, 2.0):
-        assert (binary_focal_loss(logits, target, gamma, "none") <= bce).all()
+        per_element = -(1 - p_t) ** gamma * torch.log(p_t)  # the formula, in float64
+        torch.testing.assert_close(binary_focal_loss(x, target.double(), gamma, "none"), per_element)
+        torch.testing.assert_close(binary_focal_loss(x, target.double(), gamma, "mean"), per_element.mean())
 
 
 def test_focal_gradients_are_finite_when_saturated_and_bad_arguments_raise():

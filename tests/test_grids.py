@@ -301,7 +301,11 @@ def test_build_selector_and_cli_select(tmp_path, image_folder, capsys):
     assert main(["grids", "select", str(image_folder / "im0.png"), "--experts", str(tmp_path / "E"),
                  "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
-    assert res["group"] in ("blurs", "noises") and isinstance(res["ood"], bool)
+    div = res["divergences"]
+    assert set(div) == {"blurs", "noises"} and res["group"] == min(div, key=div.get)  # the closest group
+    assert res["divergence"] == div[res["group"]]
+    assert res["ops"] == {"blurs": ["blur", "defocus_blur"], "noises": ["noise"]}[res["group"]]
+    assert res["threshold"] == pytest.approx(sel.threshold) and res["ood"] == (res["divergence"] > sel.threshold)
 
 
 def test_verify_by_training_scores_and_caches(tmp_path, image_folder, monkeypatch):

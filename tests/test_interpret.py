@@ -162,10 +162,21 @@ def test_tsne_plot_writes_a_png(tmp_path):
         im.verify()
 
 
+def _textbook_ch(x: np.ndarray, labels: list[str]) -> float:
+    """Calinski-Harabasz by its definition: between-group over within-group dispersion, per degree of freedom."""
+    x, labels = np.asarray(x, np.float64), np.asarray(labels)
+    groups = [x[labels == g] for g in np.unique(labels)]
+    between = sum(len(g) * np.sum((g.mean(0) - x.mean(0)) ** 2) for g in groups)
+    within = sum(np.sum((g - g.mean(0)) ** 2) for g in groups)
+    return float(between / (len(groups) - 1) / (within / (len(x) - len(groups))))
+
+
 def test_ddr_analysis_runs(samples, wunet):
     res = ddr_analysis(wunet, samples, seed=0, label="w")
     assert res.layer == "middle" and res.embedding.shape == (len(samples), 2)
-    assert res.calinski_harabasz > 0 and res.summary()["dim"] == 64
+    assert res.labels == [lab for lab, _ in samples] and res.summary()["dim"] == 64
+    np.testing.assert_array_equal(res.features, ddr_features(wunet, [img for _, img in samples], layer="middle"))
+    assert res.calinski_harabasz == pytest.approx(_textbook_ch(res.features, res.labels), rel=1e-6)
 
 
 # ------------------------------------------------------------------------------------------------ CLI
@@ -187,7 +198,10 @@ def test_cli_knn_end_to_end(image_dir, tmp_path, capsys):
     record = json.loads((out / "knn.json").read_text())
     assert record["ops"] == ["noise", "low_light"] and record["n_samples"] == 12
     (m,) = record["models"]
-    assert 0.0 <= m["knn"]["accuracy_mean"] <= 1.0 and m["calinski_harabasz"] > 0
+    probe, confusion = m["knn"], np.array(m["knn"]["confusion"])
+    assert len(probe["accuracies"]) == 3 and confusion.sum() == 3 * 4  # 3 splits x a third of 12 samples
+    assert probe["accuracy_mean"] == pytest.approx(np.trace(confusion) / confusion.sum())  # the same test sizes
+    assert f"| {m['calinski_harabasz']:.2f} |" in text
     assert (out / m["tsne"]).read_bytes()[:8] == PNG_MAGIC
 
 

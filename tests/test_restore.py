@@ -15,7 +15,7 @@ from gir.errors import GirError
 from gir.models.descriptor import ModelDescriptor
 from gir.io import read_image, write_image
 from gir.metrics import psnr
-from gir.models import build_model, save_checkpoint
+from gir.models import build_model, save_checkpoint, shipped
 from gir.models.base import RestorationNet
 from gir.restore import Restorer, engine, restore
 from gir.restore.tiling import TileGrid, edge_indices, run_tiled
@@ -481,7 +481,7 @@ def test_unreadable_file_is_reported_and_skipped(ckpt, tmp_path, capsys):
 
 
 def test_missing_default_weights_is_a_one_line_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(engine, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path / "weights")
     src = _png(tmp_path / "a.png")
     assert main(["restore", str(src), "-o", str(tmp_path / "out")]) == 2  # the pipeline's analyzer is missing
     line = _one_error_line(capsys)
@@ -495,7 +495,7 @@ def test_model_names_resolve_to_shipped_weights(ckpt, tmp_path, monkeypatch, cap
     weights = tmp_path / "weights"
     weights.mkdir()
     (weights / "mine.safetensors").write_bytes(ckpt.read_bytes())
-    monkeypatch.setattr(engine, "WEIGHTS_DIR", weights)
+    monkeypatch.setattr(shipped, "WEIGHTS_DIR", weights)
     src = _png(tmp_path / "a.png")
     assert main(["restore", str(src), "-o", str(tmp_path / "o.png"), "--model", "mine", "-q"]) == 0
     assert main(["restore", str(src), "-o", str(tmp_path / "o.png"), "--model", "nope"]) == 2

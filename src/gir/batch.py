@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import glob
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -86,9 +85,3 @@ class BatchReport:
     def exit_code(self) -> int:
         return 1 if self.failures else 0
 
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text via a temporary file in the same folder, so no partial file is ever left at ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)

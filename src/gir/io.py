@@ -11,6 +11,10 @@ TIFF compression needs a codec tifffile lacks). Formats are recognised by conten
 
 The pixel count (from the header) is checked BEFORE any pixel data is decoded: images over ``max_pixels``
 (default :data:`DEFAULT_MAX_PIXELS`, or the environment variable ``GIR_MAX_PIXELS``) are refused.
+
+Every file gir writes in place (images, reports, checkpoints' copies, training states, plots) goes through
+one helper, :func:`atomic_path` / :func:`atomic_write`: a temporary file in the same folder, renamed over the
+target when complete, deleted on failure.
 """
 from __future__ import annotations
 
@@ -20,9 +24,10 @@ import secrets
 import struct
 import threading
 import zlib
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -551,17 +556,72 @@ def _encode_png16(samples: np.ndarray, icc: bytes | None) -> bytes:
 
 
 def _atomic_write(name: str, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``name``, then rename it over ``name``."""
+    """Write an encoded image with :func:`atomic_write`; failures as :class:`ImageWriteError`."""
     folder = os.path.dirname(os.path.abspath(name))
     if not os.path.isdir(folder):
         raise ImageWriteError(name, f"folder {folder} does not exist")
-    tmp = os.path.join(folder, f".{os.path.basename(name)}.{secrets.token_hex(4)}.part")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, name)
+        atomic_write(name, data)
     except OSError as e:
-        if os.path.exists(tmp):
-            os.remove(tmp)
         raise ImageWriteError(name, f"cannot write file ({e.strerror or e})") from None
+
+
+# ----------------------------------------------------------------------------------------- atomic writes
+@contextmanager
+def atomic_path(path, *, fsync: bool = False) -> Iterator[Path]:
+    """A temporary path in ``path``'s folder to write to (its name ends with ``path``'s suffix, so a writer
+    that goes by the suffix, such as ``savefig``, still does); moved over ``path`` when the block ends, so no
+    reader ever sees a half-written file, and deleted when the block raises. ``fsync``: flush the file and
+    the folder to disk before and after the rename (what must survive a power cut)::
+
+        with atomic_path(out / "state.pt") as tmp:
+            torch.save(state, tmp)
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
+    try:
+        yield tmp
+        if fsync:
+            _fsync(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+    if fsync:
+        _fsync(path.parent)
+
+
+def atomic_write(path, data: bytes | str, *, fsync: bool = False, encoding: str = "utf-8") -> None:
+    """Write ``data`` (bytes, or text in ``encoding``) to ``path`` through :func:`atomic_path`."""
+    with atomic_path(path, fsync=fsync) as tmp:
+        if isinstance(data, str):
+            tmp.write_text(data, encoding=encoding)
+        else:
+            tmp.write_bytes(data)
+
+
+def write_figure(fig, path, **options) -> Path:
+    """Save a matplotlib figure to ``path`` (parent folders created) through :func:`atomic_path`; ``options``
+    go to ``fig.savefig`` (the format comes from the suffix unless ``format`` says otherwise). Returns the
+    path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, **options)
+    return path
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to disk (folders: POSIX only)."""
+    try:
+        flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0)
+        fd = os.open(path, flags)
+    except OSError:
+        if path.is_dir():  # a folder cannot be opened on Windows; its entries are written through
+            return
+        raise
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -24,7 +24,10 @@ from typing import Any
 import numpy as np
 
 from gir.analysis.families import FAMILIES, STRENGTH_OF, STRENGTHS, decode_strength
+from gir.analysis.jpeg_tables import read_jpeg_tables, table_quality_confidence
 from gir.errors import GirError
+from gir.io import Image, read_image
+from gir.models.shipped import shipped_path
 
 DEFAULT_ANALYZER = "gir-analyzer"
 CROPS = 12
@@ -226,8 +229,6 @@ def fuse_jpeg_tables(diag: Diagnosis, tables) -> None:
     :data:`JPEG_VISIBLE_BELOW` to 0 at :data:`JPEG_INVISIBLE_ABOVE`. ``jpeg.p`` becomes at least
     confidence x visibility and ``clean`` at most 1 minus that; the quality is the tables' unless the pixels
     are confident of one :data:`RESAVE_MARGIN` lower (compressed harder before a high-quality re-save)."""
-    from gir.analysis.jpeg_tables import table_quality_confidence
-
     f = diag.findings["jpeg"]
     conf = table_quality_confidence(tables)
     q_tab = float(tables.quality)
@@ -248,11 +249,7 @@ def load_input(image, file: str | None = None, jpeg=None):
     """(float32 HxWx3 in [0, 1], file name or None, JPEG tables or None) from what the analysis and the restore
     pipeline accept: an array (float only: an integer array is refused, not misread), a :class:`gir.io.Image`,
     or a path (a JPEG file also gives its quantisation tables)."""
-    from gir.io import Image, read_image
-
     if isinstance(image, (str, os.PathLike)):
-        from gir.analysis.jpeg_tables import read_jpeg_tables
-
         file = file or str(image)
         img = read_image(image)
         if jpeg is None:
@@ -270,16 +267,14 @@ def load_input(image, file: str | None = None, jpeg=None):
 
 def resolve_analyzer(spec: str | os.PathLike | None) -> Path:
     """A shipped analyzer's name or a checkpoint path -> an existing file, or a one-line GirError."""
-    from gir.restore.engine import WEIGHTS_DIR
-
     spec = spec or DEFAULT_ANALYZER
     path = Path(spec)
     if path.is_file():
         return path
-    shipped = WEIGHTS_DIR / f"{spec}.safetensors"
+    shipped = shipped_path(str(spec))
     if shipped.is_file():
         return shipped
-    raise GirError(f"analyzer {spec}: no such file, and no shipped analyzer of that name in {WEIGHTS_DIR}")
+    raise GirError(f"analyzer {spec}: no such file, and no shipped analyzer of that name in {shipped.parent}")
 
 
 _CACHE: dict[tuple[str, str, int], Analyzer] = {}

@@ -17,6 +17,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from gir.analysis.families import FAMILIES, recipe_targets
+from gir.data.datasets import sample_rng
+from gir.data.patches import quantize
+from gir.data.tasks import build_task_sampler
+from gir.degradations import OPS
+from gir.degradations.depth import estimate_depth
+from gir.models.checkpoint import export_weights
 
 CALIBRATION_SEED = 7_000_000  # sample indices far beyond any training run's
 
@@ -68,10 +74,6 @@ def collect(analyzer, images: Sequence[tuple[str, np.ndarray]], recipes: Callabl
     8 bits as a saved photo would be."""
     from tqdm.auto import tqdm
 
-    from gir.data.patches import quantize
-    from gir.degradations import OPS
-    from gir.degradations.depth import estimate_depth
-
     zs, ys, ss, us, texts, names = [], [], [], [], [], []
     depths: dict[str, np.ndarray] = {}
     for i, (name, img) in enumerate(tqdm(images, disable=not progress, desc="analyzing", unit="img")):
@@ -112,21 +114,15 @@ def ece_table(evidence: EvidenceSet, calibration) -> list[tuple[str, float, floa
 
 def training_sampler(run_config: dict):
     """The task sampler of an analyzer run's ``data.train`` section (the recipes it was trained on)."""
-    from gir.data.tasks import build_task_sampler
-
     section = run_config["data"]["train"]
     return build_task_sampler(section["mode"], section.get(section["mode"]), "data.train")
 
 
 def sampler_recipes(sampler, seed: int = CALIBRATION_SEED) -> Callable[[int], object]:
     """``i -> recipe`` drawn by ``sampler`` from the generator of sample ``seed + i``."""
-    from gir.data.datasets import sample_rng
-
     return lambda i: sampler.draw(sample_rng(0, seed + i)).recipe
 
 
 def export_calibrated(src: str | Path, dst: str | Path, calibration: dict, meta: dict | None = None) -> dict:
     """Write the EMA weights of analyzer checkpoint ``src`` to ``dst`` with ``calibration`` in its metadata."""
-    from gir.models.checkpoint import export_weights
-
     return export_weights(src, dst, meta={**(meta or {}), "calibration": calibration})

@@ -1,8 +1,7 @@
-"""``gir analyze`` (what is wrong with these photos) and ``gir analyze-calibrate`` (fit the analyzer's
-calibration): thin parsers over :mod:`gir.analysis`.
+"""``gir analyze`` (what is wrong with these photos): a thin parser over :mod:`gir.analysis`. (Fitting the
+analyzer's calibration, ``gir analyze-calibrate``, reads a training run: :mod:`gir.training.cli`.)
 
     gir analyze IN... [--json] [--all] [--threshold P] [--weights NAME|PATH] [--crops N]
-    gir analyze-calibrate CHECKPOINT --images DIR... -o OUT.safetensors [--samples N]
 """
 from __future__ import annotations
 
@@ -59,6 +58,7 @@ def cmd_analyze(args) -> int:
             report.fail(str(e))
             continue
         diags.append(d)
+        report.done += 1
         if not args.json and not args.all:
             print(_table_line(d, width, args.threshold), flush=True)
     if args.json:
@@ -68,39 +68,6 @@ def cmd_analyze(args) -> int:
     if report.failures:
         print(report.summary("analyzed"), file=sys.stderr)
     return report.exit_code
-
-
-def cmd_calibrate(args) -> int:
-    from gir.analysis.analyze import Analyzer, Calibration
-    from gir.analysis.calibration import (collect, ece_table, export_calibrated, fit, sampler_recipes,
-                                          training_sampler)
-    from gir.bench.evaluate import load_images
-    from gir.models.checkpoint import load_state
-    from gir.training.config import load_config
-
-    _, info = load_state(args.checkpoint, "params_ema")
-    run_cfg_path = __import__("pathlib").Path(args.checkpoint).resolve().parent.parent / "config.yaml"
-    if not run_cfg_path.is_file():
-        raise GirError(f"{args.checkpoint}: no run config.yaml two folders up; calibrate a checkpoint of a "
-                       f"gir train run (runs/NAME/models/net_*.safetensors)")
-    sampler = training_sampler(load_config(run_cfg_path))
-    sampler.bind([1])
-    images = []
-    for d in args.images:
-        images += [(name, img) for _, name, img in load_images(d)]
-    if not images:
-        raise GirError("analyze-calibrate: --images holds no images")
-    analyzer = Analyzer(args.checkpoint, args.device, args.crops)
-    order = [images[i % len(images)] for i in range(args.samples)]
-    ev = collect(analyzer, order, sampler_recipes(sampler))
-    cal = fit(ev, analyzer.calibration.top)
-    print(f"{'output':<10} {'ECE raw':>8} {'ECE cal':>8}")
-    for name, raw, calibrated in ece_table(ev, Calibration(**cal)):
-        print(f"{name:<10} {raw:8.3f} {calibrated:8.3f}")
-    meta = {"calibrated_on": [str(d) for d in args.images], "calibration_samples": args.samples}
-    export_calibrated(args.checkpoint, args.output, cal, meta)
-    print(f"wrote {args.output}")
-    return 0
 
 
 def add_analyze_parsers(sub) -> None:
@@ -117,17 +84,5 @@ def add_analyze_parsers(sub) -> None:
     a.add_argument("--device", default="cpu", help="torch device (default cpu)")
     a.set_defaults(func=cmd_analyze)
 
-    c = sub.add_parser("analyze-calibrate", help="fit the analyzer's calibration on held-out photos",
-                       description="Degrade whole photos with the recipes of the analyzer's own training "
-                                   "sampler (unseen seeds), fit Platt scaling per output, print the expected "
-                                   "calibration error before and after, and write the calibrated weights.")
-    c.add_argument("checkpoint", help="an analyzer run's checkpoint (runs/NAME/models/net_latest.safetensors)")
-    c.add_argument("--images", nargs="+", required=True, help="folders of clean photos (not the test sets)")
-    c.add_argument("-o", "--output", required=True, help="the calibrated .safetensors to write")
-    c.add_argument("--samples", type=int, default=600, help="degraded photos to fit on (600)")
-    c.add_argument("--crops", type=int, default=12)
-    c.add_argument("--device", default="cpu")
-    c.set_defaults(func=cmd_calibrate)
 
-
-__all__ = ["add_analyze_parsers", "cmd_analyze", "cmd_calibrate"]
+__all__ = ["add_analyze_parsers", "cmd_analyze"]

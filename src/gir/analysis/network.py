@@ -2,8 +2,8 @@
 features (paper 004), predicting family logits, a ``clean`` logit and normalised strengths.
 
 The encoder is any registered restoration architecture (``backbone``, built by :func:`gir.models.build_model`);
-its declared encoder levels (:func:`gir.dcpt.hooks.encoder_levels`) feed
-:class:`gir.dcpt.decoder.DegradationClassifier`, and the forward pass stops after the deepest level, so
+its declared encoder levels (:func:`gir.models.features.encoder_levels`) feed
+:class:`gir.models.classifier.DegradationClassifier`, and the forward pass stops after the deepest level, so
 the restoration decoder of a U-Net costs nothing. Outputs are laid out as
 :data:`gir.analysis.families.NUM_OUTPUTS` numbers per image (:func:`split_outputs`).
 """
@@ -15,6 +15,9 @@ import torch
 from torch import nn
 
 from gir.analysis.families import FAMILIES, NUM_OUTPUTS, STRENGTHS
+from gir.models import build_model
+from gir.models.classifier import DegradationClassifier
+from gir.models.features import encoder_levels, extract_features, feature_channels
 from gir.registry import Registry
 
 ANALYZERS: Registry = Registry("analyzer architecture")
@@ -41,10 +44,6 @@ class DegradationAnalyzer(nn.Module):
     def __init__(self, backbone: dict[str, Any] | None = None, levels: Sequence[str] | None = None, width: int = 64,
                  blocks_per_level: int = 1, crop: int = 128):
         super().__init__()
-        from gir.dcpt.decoder import DegradationClassifier
-        from gir.dcpt.hooks import encoder_levels, feature_channels
-        from gir.models import build_model
-
         self.backbone_cfg = dict(backbone or DEFAULT_BACKBONE)
         self.encoder = build_model(self.backbone_cfg)
         self.levels = tuple(levels or encoder_levels(self.encoder))
@@ -53,16 +52,15 @@ class DegradationAnalyzer(nn.Module):
         self.head = DegradationClassifier(channels, NUM_OUTPUTS, width=width, blocks_per_level=blocks_per_level)
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        from gir.dcpt.hooks import extract_features
-
         return extract_features(self.encoder, x, self.levels, stop_after_last=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
 
 
-def build_analyzer(cfg: dict[str, Any] | str) -> nn.Module:
-    """An analyzer from ``{"type": "analyzer", ...}`` (or just its name)."""
+def build_analyzer(cfg: dict[str, Any] | str, where: str | None = None) -> nn.Module:
+    """An analyzer from ``{"type": "analyzer", ...}`` (or just its name); ``where`` as for
+    :func:`gir.models.build_model`."""
     if isinstance(cfg, str):
         cfg = {"type": cfg}
-    return ANALYZERS.build(cfg)
+    return ANALYZERS.build(cfg, where=where)

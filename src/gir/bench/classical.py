@@ -15,7 +15,8 @@ Methods (``CLASSICAL[op]``):
   op upsampled bicubically).
 * ringing: bilateral filter. damage, inpainting: Telea inpainting of the pure-white/black pixels.
 * rain, salt_pepper: median filter. haze: dark-channel prior (He et al. 2009) with a guided-filter
-  refined transmission. snow: median filter, then the dark-channel prior for the veil.
+  refined transmission (:func:`gir.restore.classical.dark_channel_prior`, also the ``dehaze`` expert of
+  ``gir restore``). snow: median filter, then the dark-channel prior for the veil.
 * low_light: gamma curve that maps the image's mean luminance to 0.4.
 Ops without a method (e.g. demosaic, raindrop) pass the image through unchanged and are listed by
 :func:`missing_methods`.
@@ -31,6 +32,7 @@ from gir.degradations.base import OPS
 from gir.degradations.kernels import disk_kernel, gaussian_kernel, motion_kernel
 from gir.degradations.ops_gir import down_up, richardson_lucy, to_uint8
 from gir.degradations.recipe import Recipe
+from gir.restore.classical import dark_channel_prior
 
 Method = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
 CLASSICAL: dict[str, tuple[str, Method]] = {}
@@ -38,7 +40,6 @@ CLASSICAL: dict[str, tuple[str, Method]] = {}
 RL_ITERATIONS = 20
 NLM_H_PER_SIGMA = 0.6       # h / sigma (0-255 scale) for colour NLM; best of 0.4-1.2 on Set14 (not a test set)
 JPEG_H_PER_QUALITY_LOSS = 1 / 25  # h = (100 - quality) / 25: larger h only lowered PSNR on Set14
-DCP_PATCH, DCP_OMEGA, DCP_T0 = 15, 0.95, 0.1
 
 
 def classical(op: str, name: str):
@@ -70,35 +71,6 @@ def deconvolve(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 def median(img: np.ndarray, size: int) -> np.ndarray:
     return _f32(cv2.medianBlur(to_uint8(img), size))
-
-
-def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """He et al.'s guided filter with a gray ``guide`` (HxW), both float32; box windows of side 2r+1."""
-    box = (2 * radius + 1, 2 * radius + 1)
-
-    def mean(x):
-        return cv2.blur(x, box, borderType=cv2.BORDER_REFLECT)
-
-    mg, ms = mean(guide), mean(src)
-    a = (mean(guide * src) - mg * ms) / (mean(guide * guide) - mg * mg + eps)
-    b = ms - a * mg
-    return mean(a) * guide + mean(b)
-
-
-def dark_channel_prior(img: np.ndarray, patch: int = DCP_PATCH, omega: float = DCP_OMEGA,
-                       t0: float = DCP_T0) -> np.ndarray:
-    """Single-image dehazing: atmospheric light from the brightest 0.1% of the dark channel, transmission
-    1 - omega * dark(I / A) refined by a guided filter, then J = (I - A) / max(t, t0) + A."""
-    se = cv2.getStructuringElement(cv2.MORPH_RECT, (patch, patch))
-    dark = cv2.erode(img.min(axis=2), se)
-    n = max(1, dark.size // 1000)
-    idx = np.argpartition(dark.ravel(), -n)[-n:]
-    airlight = np.maximum(img.reshape(-1, 3)[idx].mean(axis=0), 1e-3)
-    t = 1.0 - omega * cv2.erode((img / airlight).min(axis=2).astype(np.float32), se)
-    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-    t = guided_filter(gray, t.astype(np.float32), radius=max(8, min(img.shape[:2]) // 16), eps=1e-3)
-    t = np.maximum(t, t0)[..., None]
-    return np.clip((img - airlight) / t + airlight, 0.0, 1.0).astype(np.float32)
 
 
 @classical("noise", "non-local means")

@@ -1,10 +1,10 @@
 """``gir bench``: the benchmark commands (thin: each calls a function of :mod:`gir.bench`).
 
-    gir bench suite build [--seed 2024] --out DIR [--gt DIR...]
-    gir bench lines build --out DIR [--suite FILE] [--gt DIR...] [--crop N] [--train DIR...] [--tasks 1-10]
+    gir bench suite build [--seed 2024] -o DIR [--gt DIR...]
+    gir bench lines build -o DIR [--suite FILE] [--gt DIR...] [--crop N] [--train DIR...] [--tasks 1-10]
     gir bench run --model NAME|PATH|identity|classical|step-by-step [--suite FILE] [--gt DIR...] [--crop N]
-                  [--lines FILE] [--out DIR] [--tasks SPEC]
-    gir bench real --model NAME|PATH|identity --dir DIR... [--out DIR] [--max-side N]
+                  [--lines FILE] [-o DIR] [--tasks SPEC]
+    gir bench real --model NAME|PATH|identity --dir DIR... [-o DIR] [--max-side N]
     gir bench niqe-fit DIR... -o FILE
 """
 from __future__ import annotations
@@ -13,15 +13,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from gir.bench.protocol import DEFAULT_CROP, DEFAULT_SUITE_SEED
 from gir.bench.real import DEFAULT_MAX_SIDE
-from gir.bench.run import DEFAULT_CROP, DEFAULT_SUITE_SEED
+from gir.cli_args import add_output
 
 SUITE_GT_NAMES = ("kodak24",)  # default images that tasks 11-50 are chosen on
 
 
 def cmd_suite_build(args) -> int:
     from gir.bench.evaluate import load_images
-    from gir.bench.run import resolve_gt_dirs
+    from gir.bench.protocol import resolve_gt_dirs
     from gir.bench.suite import build_suite, write_suite
 
     images = []
@@ -30,18 +31,18 @@ def cmd_suite_build(args) -> int:
         if len(images) >= args.images:
             break
     suite = build_suite(args.seed, images, n_images=args.images, crop=args.crop)
-    path = write_suite(suite, Path(args.out) / "suite.json")
+    path = write_suite(suite, Path(args.output) / "suite.json")
     print(f"wrote {path} (seed {args.seed}, {len(suite['tasks'])} tasks)")
     return 0
 
 
 def cmd_lines_build(args) -> int:
     from gir.bench.lines import Budget, build_lines
-    from gir.bench.run import parse_task_ids
+    from gir.bench.protocol import parse_task_ids
 
     budget = Budget(**{k: v for k, v in (("iterations", args.iterations), ("batch_size", args.batch_size),
                                          ("patch_size", args.patch_size)) if v is not None})
-    path = build_lines(args.out, args.suite, args.gt, args.crop, args.train, budget=budget,
+    path = build_lines(args.output, args.suite, args.gt, args.crop, args.train, budget=budget,
                        tasks=parse_task_ids(args.tasks), max_images=args.max_images, device=args.device,
                        progress=not args.quiet)
     print(f"lines: {path}")
@@ -57,9 +58,10 @@ def cmd_lines_export(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from gir.bench.run import parse_task_ids, run_bench
+    from gir.bench.protocol import parse_task_ids
+    from gir.bench.run import run_bench
 
-    results = run_bench(args.model, args.suite, args.gt, args.crop, args.lines, args.out,
+    results = run_bench(args.model, args.suite, args.gt, args.crop, args.lines, args.output,
                         tasks=parse_task_ids(args.tasks), max_images=args.max_images, device=args.device,
                         progress=not args.quiet)
     if len(results) == 1:
@@ -75,7 +77,7 @@ def cmd_run(args) -> int:
 def cmd_compare(args) -> int:
     from gir.bench.run import compare_reports
 
-    path = compare_reports(args.reports, args.out)
+    path = compare_reports(args.reports, args.output)
     print(path.read_text())
     print(f"comparison: {path}")
     return 0
@@ -84,7 +86,7 @@ def cmd_compare(args) -> int:
 def cmd_real(args) -> int:
     from gir.bench.real import bench_real
 
-    res = bench_real(args.model, args.dir, args.out, max_side=args.max_side, device=args.device,
+    res = bench_real(args.model, args.dir, args.output, max_side=args.max_side, device=args.device,
                      niqe_model=args.niqe_model, progress=not args.quiet)
     print((res.out_dir / "summary.md").read_text())
     print(res.report.summary("scored"), file=sys.stderr if res.report.failures else sys.stdout)
@@ -125,7 +127,7 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
                                       "private seed to keep the random tasks withheld.")
     sb.add_argument("--seed", type=int, default=DEFAULT_SUITE_SEED,
                     help=f"suite seed (default {DEFAULT_SUITE_SEED}, public)")
-    sb.add_argument("--out", required=True, help="output folder (suite.json is written there)")
+    add_output(sb, "output folder (suite.json is written there)", required=True)
     sb.add_argument("--gt", nargs="+", metavar="DIR",
                     help="clean images whose centre crops choose tasks 11-50 (default ../shared/data/test/kodak24)")
     sb.add_argument("--images", type=int, default=4, help="images used to compare candidate chains (default 4)")
@@ -135,7 +137,7 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     ln = sub.add_parser("lines", help="train and score the acceptance/excellence lines")
     l_sub = ln.add_subparsers(dest="lines_command", required=True, metavar="ACTION")
     lb = l_sub.add_parser("build", help="train both line networks per task and store their scores (resumable)")
-    lb.add_argument("--out", required=True, help="lines folder (lines.jsonl and the training runs)")
+    add_output(lb, "lines folder (lines.jsonl and the training runs)", required=True)
     _gt_options(lb)
     lb.add_argument("--train", nargs="+", metavar="DIR", help="clean training folders (default ../shared/data/train)")
     lb.add_argument("--iterations", type=int, help="override the fixed budget (changes the provenance key)")
@@ -155,19 +157,19 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
                         "(compare.md)")
     _gt_options(r)
     r.add_argument("--lines", help="lines folder or lines.jsonl (AR/ER; needed by step-by-step)")
-    r.add_argument("--out", help="report folder (default bench-runs/<model>; several models: "
-                                 "bench-runs/compare, one subfolder each)")
+    add_output(r, "report folder (default bench-runs/<model>; several models: bench-runs/compare, one "
+                  "subfolder each)")
     r.set_defaults(func=cmd_run)
 
     c = sub.add_parser("compare", help="side-by-side table and plot of runs made separately")
     c.add_argument("reports", nargs="+", metavar="REPORT_DIR", help="folders written by `gir bench run`")
-    c.add_argument("--out", required=True, help="folder for compare.md, compare.csv and psnr_per_task.png")
+    add_output(c, "folder for compare.md, compare.csv and psnr_per_task.png", required=True)
     c.set_defaults(func=cmd_compare)
 
     rl = sub.add_parser("real", help="NIQE before/after restoring real photos, with contact sheets")
     rl.add_argument("--model", required=True, help="a shipped model NAME, a checkpoint PATH, or identity")
     rl.add_argument("--dir", nargs="+", required=True, metavar="DIR", help="folders of real photos")
-    rl.add_argument("--out", default="bench-runs/real", help="report folder (default bench-runs/real)")
+    add_output(rl, "report folder (default bench-runs/real)", default="bench-runs/real")
     rl.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
                     help=f"downscale longer sides to this, 0 = keep (default {DEFAULT_MAX_SIDE})")
     rl.add_argument("--niqe-model", help="pristine model .npz (default: the shipped one)")

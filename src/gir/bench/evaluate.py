@@ -1,27 +1,37 @@
-"""Full-reference evaluation of restoration methods on degraded copies of clean images.
+"""Full-reference evaluation of restoration methods on degraded copies of clean images: the one loop.
 
-A *task* is a named degradation recipe; every (task, image) pair gets its own seed, so all methods see the
-same degraded input in a run and the same seed gives the same inputs in every run. Degraded inputs are
-quantised to 8 bits, as a saved photo would be. PSNR and SSIM follow :mod:`gir.metrics`: RGB, all
-three channels, no border crop; outputs are scored as saved (clipped, rounded to 8 bits:
-:func:`gir.metrics.score_restored`, the same path as training validation and `gir bench run`).
+:func:`score_pairs` scores every method on every :class:`~gir.data.pairs.Pair` (degraded input, ground truth,
+what the method is told); training validation (:mod:`gir.training.validate`), ``gir bench run`` and the lines
+(:func:`gir.bench.protocol.score_methods`) and the benchmark scripts (:func:`evaluate`) all go through it, so
+they give one model the same numbers. Each (task, image) is degraded with its own seed,
+:func:`~gir.data.pairs.pair_seed` ``(seed, task, data set, image)``, so all methods see the same degraded input
+in a run and the same seed gives the same inputs in every run. Degraded inputs are quantised to 8 bits, as a
+saved photo would be. PSNR and SSIM follow :mod:`gir.metrics`: RGB, all three channels, no border crop by
+default; outputs are scored as saved (clipped, rounded to 8 bits: :func:`gir.metrics.score_restored`), the
+input as it is.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from gir.data.folders import list_images
+from gir.data.pairs import Pair, pair_seed
 from gir.data.patches import quantize
 from gir.degradations.recipe import Recipe
-from gir.metrics import score_restored
+from gir.errors import GirError
+from gir.io import read_rgb
+from gir.metrics import psnr, score_restored, ssim
 
 Method = Callable[[np.ndarray, Recipe], np.ndarray]
-"""A restoration method: (degraded float32 HxWx3 in [0, 1], the recipe that made it) -> restored image.
-Blind methods ignore the recipe; classical baselines use it to pick their per-op method."""
+"""A restoration method: (degraded float32 HxWx3 in [0, 1], what it is told: here the recipe that made it)
+-> restored image. Blind methods ignore the recipe; classical baselines use it to pick their per-op method."""
+
+__all__ = ["EvalTask", "Method", "Pair", "Score", "degrade", "degraded_pairs", "evaluate", "load_images",
+           "mean_table", "pair_seed", "score_pairs"]
 
 
 @dataclass(frozen=True)
@@ -42,10 +52,30 @@ class Score:
     ssim: float
 
 
-def pair_seed(seed: int, task: str, dataset: str, image: str) -> int:
-    """A 63-bit seed for one (task, image) pair, stable across runs, platforms and method lists."""
-    digest = hashlib.sha256(f"{seed}|{task}|{dataset}|{image}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
+def score_pairs(methods: Mapping[str, Callable], pairs: Iterable[Pair], *, crop_border: int = 0,
+                y_channel: bool = False,
+                on_pair: Callable[[Pair, dict[str, np.ndarray]], None] | None = None) -> list[Score]:
+    """Score every ``method(pair.lq, pair.told)`` on every pair; the degraded input itself is scored as
+    method ``"input"`` (first). Outputs are clipped to [0, 1] (and must keep the ground truth's shape) and
+    scored as saved; ``crop_border`` / ``y_channel`` as for :func:`gir.metrics.psnr`. ``on_pair(pair,
+    outputs)`` is called after each pair with the clipped outputs by method name."""
+    kw = dict(crop_border=crop_border, y_channel=y_channel)
+    scores: list[Score] = []
+    for pair in pairs:
+        where = (pair.task, pair.group, pair.dataset, pair.image)
+        scores.append(Score(*where, "input", float(psnr(pair.lq, pair.gt, **kw)),
+                            float(ssim(pair.lq, pair.gt, **kw))))
+        outputs: dict[str, np.ndarray] = {}
+        for name, method in methods.items():
+            out = np.clip(np.asarray(method(pair.lq, pair.told), dtype=np.float32), 0.0, 1.0)
+            if out.shape != pair.gt.shape:
+                raise GirError(f"task {pair.task}, {pair.dataset}/{pair.image}: {name} returned {out.shape}, "
+                               f"expected {pair.gt.shape}")
+            outputs[name] = out
+            scores.append(Score(*where, name, *score_restored(out, pair.gt, **kw)))
+        if on_pair is not None:
+            on_pair(pair, outputs)
+    return scores
 
 
 def degrade(gt: np.ndarray, task: EvalTask, seed: int) -> np.ndarray:
@@ -53,24 +83,23 @@ def degrade(gt: np.ndarray, task: EvalTask, seed: int) -> np.ndarray:
     return quantize(task.recipe.apply(gt, seed=seed))
 
 
-def evaluate(methods: dict[str, Method], tasks: Sequence[EvalTask],
-             images: Iterable[tuple[str, str, np.ndarray]], seed: int = 0,
-             on_pair: Callable[[], None] | None = None) -> list[Score]:
-    """Score every method on every (task, image); ``images`` yields (dataset, image name, clean HxWx3).
-
-    The degraded input itself is scored as method "input". ``on_pair`` is called after each pair
-    (for a progress bar).
-    """
-    scores: list[Score] = []
+def degraded_pairs(tasks: Sequence[EvalTask], images: Iterable[tuple[str, str, np.ndarray]],
+                   seed: int = 0) -> Iterator[Pair]:
+    """Every (image, task), images outer: ``images`` yields (data set, image name, clean HxWx3); each pair is
+    degraded with ``pair_seed(seed, task name, data set, image name)``; methods are told the recipe."""
     for dataset, name, gt in images:
         for task in tasks:
             lq = degrade(gt, task, pair_seed(seed, task.name, dataset, name))
-            outputs = {"input": lq, **{m: fn(lq, task.recipe) for m, fn in methods.items()}}
-            for method, out in outputs.items():
-                scores.append(Score(task.name, task.group, dataset, name, method, *score_restored(out, gt)))
-            if on_pair is not None:
-                on_pair()
-    return scores
+            yield Pair(task.name, dataset, name, lq, gt, task.recipe, task.group)
+
+
+def evaluate(methods: dict[str, Method], tasks: Sequence[EvalTask],
+             images: Iterable[tuple[str, str, np.ndarray]], seed: int = 0,
+             on_pair: Callable[[], None] | None = None) -> list[Score]:
+    """Score every method on every (task, image) (:func:`degraded_pairs`, :func:`score_pairs`); the degraded
+    input itself is scored as method "input". ``on_pair`` is called after each pair (for a progress bar)."""
+    return score_pairs(methods, degraded_pairs(tasks, images, seed),
+                       on_pair=None if on_pair is None else lambda _pair, _outputs: on_pair())
 
 
 def mean_table(scores: Sequence[Score], by: Sequence[str] = ("task", "method")) -> dict[tuple, dict[str, float]]:
@@ -84,9 +113,6 @@ def mean_table(scores: Sequence[Score], by: Sequence[str] = ("task", "method")) 
 
 def load_images(folder: str | Path, max_images: int | None = None) -> Iterable[tuple[str, str, np.ndarray]]:
     """(folder name, file name, RGB float32) for the images of ``folder``, sorted by name."""
-    from gir.data.folders import list_images
-    from gir.io import read_rgb
-
     folder = Path(folder)
     for path in list_images([folder], key=str(folder), max_images=max_images):
         yield folder.name, Path(path).name, read_rgb(path)

@@ -2,7 +2,7 @@
 
 For each task, two networks are trained on that task alone with the project's training engine
 (:func:`gir.training.run`) and scored on the suite's ground truth exactly as ``gir bench run`` scores a model
-(:func:`gir.bench.run.score_methods`):
+(:func:`gir.bench.protocol.score_methods`):
 
 * acceptance line: SRCNN, preset ``small`` (the 3-layer 9-5-5 CNN);
 * excellence line: the deep residual network ``resnet``, preset ``small``.
@@ -19,7 +19,7 @@ cosine decay, L1 loss, no EMA (the final weights are scored). Sized for the 2-co
 
 * one build process, 2 threads, idle machine: 400 iterations take ~26 s (SRCNN) and ~22 s (ResNet);
 * as the default lines were built: two processes of one thread each filling one folder
-  (``OMP_NUM_THREADS=1 gir bench lines build --out DIR --tasks 1-50`` and ``--tasks 51-100``; records are
+  (``OMP_NUM_THREADS=1 gir bench lines build -o DIR --tasks 1-50`` and ``--tasks 51-100``; records are
   appended under a file lock): ~2 min per task per process, training plus scoring both networks on the
   default ground truth (kodak24 + cbsd68, 92 images, 256-px crops), so all 100 tasks in about 1.9 h.
 
@@ -53,9 +53,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from gir.bench.run import (DEFAULT_CROP, GroundTruth, file_sha256, gt_digest, load_gt, load_tasks, resolve_gt_dirs,
-                           resolve_suite, score_methods, shared_data)
+from gir.bench.protocol import (DEFAULT_CROP, GroundTruth, file_sha256, gt_digest, load_gt, load_tasks,
+                                resolve_gt_dirs, resolve_suite, score_methods, shared_data)
 from gir.errors import GirError
+from gir.io import atomic_write
+from gir.training import train_in
 
 LINES_FILE = "lines.jsonl"
 ITERATIONS = 400
@@ -108,13 +110,11 @@ def lines_file(path: str | Path) -> Path:
 def append_record(path: Path, record: dict) -> None:
     """Add one record to the lines file, rewriting it atomically (never a half-written line) under an
     exclusive lock, so several ``lines build`` processes (``--tasks`` shares) can fill one folder."""
-    from gir.batch import atomic_write_text
-
     with _locked(path.with_name(path.name + ".lock")):
         old = path.read_text(encoding="utf-8") if path.is_file() else ""
         if old and not old.endswith("\n"):
             old += "\n"
-        atomic_write_text(path, old + json.dumps(record, sort_keys=True, allow_nan=True) + "\n")
+        atomic_write(path, old + json.dumps(record, sort_keys=True, allow_nan=True) + "\n")
 
 
 @contextmanager
@@ -230,7 +230,6 @@ def export_lines(src: str | Path, dest: str | Path) -> Path:
     shipping: one record per task (the most recent provenance key only), with the excellence networks of the
     single-op tasks (what ``step-by-step`` needs) exported, weights only, into the folder ``<dest stem>/``
     beside it. Other records' checkpoint fields become null: those networks stay in ``src``."""
-    from gir.batch import atomic_write_text
     from gir.models.checkpoint import export_weights
 
     src_file, dest = lines_file(src), Path(dest)
@@ -253,7 +252,7 @@ def export_lines(src: str | Path, dest: str | Path) -> Path:
             else:
                 r[line]["checkpoint"] = None
         out.append(json.dumps(r, sort_keys=True, allow_nan=True))
-    atomic_write_text(dest, "\n".join(out) + "\n")
+    atomic_write(dest, "\n".join(out) + "\n")
     return dest
 
 
@@ -274,20 +273,7 @@ def train_config(task, line: str, budget: Budget, train_roots: Sequence[Path], d
 
 def train_line(cfg: dict, run_dir: Path) -> Path:
     """Train (or resume, or find finished) the run in ``run_dir``; returns its final weights file."""
-    from gir.training import TrainingInterrupted, run
-
-    try:
-        if (run_dir / "config.yaml").is_file():
-            run(resume=run_dir)
-        else:
-            run(cfg, out_dir=run_dir)
-    except TrainingInterrupted:
-        raise GirError(f"interrupted while training {run_dir.name}; its state is saved: run the same "
-                       f"`gir bench lines build` command again to continue") from None
-    ckpt = run_dir / "models" / "net_latest.safetensors"
-    if not ckpt.is_file():
-        raise GirError(f"{run_dir}: training ended without weights ({ckpt.name} missing)")
-    return ckpt
+    return train_in(run_dir, cfg)
 
 
 def task_record(task, scores: dict[str, dict], checkpoints: dict[str, str], seconds: dict[str, float],

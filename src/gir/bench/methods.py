@@ -22,8 +22,13 @@ from typing import Callable
 
 import numpy as np
 
+from gir.bench.classical import undo_recipe
+from gir.bench.lines import lines_file, single_task_nets
+from gir.bench.suite import SINGLE_ORDER
 from gir.errors import GirError
 from gir.registry import Registry
+from gir.restore.engine import Restorer
+from gir.restore.pipeline import Pipeline
 
 BenchMethod = Callable[[np.ndarray, object], np.ndarray]
 METHODS: Registry = Registry("benchmark method")
@@ -39,8 +44,6 @@ def identity(lines_dir=None, device: str = "auto") -> BenchMethod:
 
 @METHODS.register("pipeline")
 def pipeline(lines_dir=None, device: str = "auto") -> BenchMethod:
-    from gir.restore.pipeline import Pipeline
-
     run = Pipeline(device=device)
 
     def method(lq: np.ndarray, task) -> np.ndarray:
@@ -51,8 +54,6 @@ def pipeline(lines_dir=None, device: str = "auto") -> BenchMethod:
 
 @METHODS.register("classical")
 def classical(lines_dir=None, device: str = "auto") -> BenchMethod:
-    from gir.bench.classical import undo_recipe
-
     def method(lq: np.ndarray, task) -> np.ndarray:
         if task is None:
             raise GirError("the classical baselines need the task's recipe (not available for real photos)")
@@ -63,10 +64,6 @@ def classical(lines_dir=None, device: str = "auto") -> BenchMethod:
 
 @METHODS.register("step-by-step")
 def step_by_step(lines_dir=None, device: str = "auto") -> BenchMethod:
-    from gir.bench.lines import lines_file, single_task_nets
-    from gir.bench.suite import SINGLE_ORDER
-    from gir.restore.engine import Restorer
-
     if lines_dir is None:
         raise GirError("step-by-step needs the single-task networks of tasks 1-10: pass --lines with a folder "
                        "(or its lines.jsonl) made by `gir bench lines build`")
@@ -97,8 +94,6 @@ def step_by_step(lines_dir=None, device: str = "auto") -> BenchMethod:
 
 def model_method(spec: str, device: str = "auto") -> BenchMethod:
     """A network (shipped model name or checkpoint path) as a blind method; tiled as ``gir restore`` does."""
-    from gir.restore.engine import Restorer
-
     restorer = Restorer(spec, device=device)
 
     def method(lq: np.ndarray, task) -> np.ndarray:

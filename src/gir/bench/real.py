@@ -23,8 +23,9 @@ from typing import Sequence
 
 import numpy as np
 
-from gir.batch import BatchReport, atomic_write_text
+from gir.batch import BatchReport
 from gir.errors import GirError
+from gir.io import atomic_write
 
 DEFAULT_MAX_SIDE = 512
 SHEET_PHOTOS = 12  # photos per contact sheet (the first ones, by name)
@@ -172,12 +173,12 @@ def bench_real(model: str, dirs: Sequence[str | Path], out_dir: str | Path, *, m
         sub = out_dir / name
         sub.mkdir(parents=True, exist_ok=True)
         csv_text, md_text = photo_table(scores)
-        atomic_write_text(sub / "niqe.csv", csv_text)
-        atomic_write_text(sub / "niqe.md", f"# {name}: NIQE before / after `{model}`\n\n" + md_text)
+        atomic_write(sub / "niqe.csv", csv_text)
+        atomic_write(sub / "niqe.md", f"# {name}: NIQE before / after `{model}`\n\n" + md_text)
         if tiles:
             sheet = contact_sheet(tiles, labels, cols=4)
             write_image(sub / "sheet.jpg", sheet.astype(np.float32) / 255.0, quality=90)
     csv_text, md_text = summary_table(by_folder, str(model), max_side, result.report.failures)
-    atomic_write_text(out_dir / "summary.csv", csv_text)
-    atomic_write_text(out_dir / "summary.md", md_text)
+    atomic_write(out_dir / "summary.csv", csv_text)
+    atomic_write(out_dir / "summary.md", md_text)
     return result

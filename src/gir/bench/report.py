@@ -25,7 +25,11 @@ from typing import Sequence
 
 import numpy as np
 
-from gir.batch import atomic_write_text
+from gir.bench.scores import reached, summarize, task_rows
+from gir.bench.suite import centre_crop
+from gir.io import atomic_write, write_figure, write_image
+from gir.metrics import psnr
+
 
 COLUMNS = ("id", "group", "order", "text", "psnr", "ssim", "input_psnr", "input_ssim", "acceptance_psnr",
            "acceptance_ssim", "excellence_psnr", "excellence_ssim", "reached_acceptance", "reached_excellence")
@@ -34,8 +38,6 @@ CROP_PX = 192  # side of the crops shown on the HTML page
 
 def build_rows(tasks: Sequence, scores: dict[int, dict], lines=None) -> list[dict]:
     """One row per scored task (:data:`COLUMNS`), ordered by id; ``lines`` a :class:`gir.bench.lines.LineSet`."""
-    from gir.bench.scores import reached
-
     ids = [t.id for t in tasks if t.id in scores]
     flags = {}
     if lines is not None:
@@ -60,8 +62,6 @@ def build_rows(tasks: Sequence, scores: dict[int, dict], lines=None) -> list[dic
 
 def summarize_rows(tasks: Sequence, scores: dict[int, dict], lines=None) -> dict:
     """:func:`gir.bench.scores.summarize` of the run (PSNR, SSIM, input PSNR; AR/ER when lines are given)."""
-    from gir.bench.scores import summarize, task_rows
-
     metrics = ("psnr", "ssim", "input_psnr")
     model = {i: {m: s[m] for m in metrics} for i, s in scores.items()}
     rows = task_rows(tasks, model, lines.acceptance if lines else None, lines.excellence if lines else None)
@@ -172,7 +172,7 @@ def plot_per_task(series: dict[str, list[dict]], path: Path, title: str) -> Path
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=4, loc="lower left")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    write_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -213,9 +213,9 @@ def write_comparison(out_dir: Path, labels: Sequence[str], results: Sequence, me
     """``compare.md``, ``compare.csv`` (per-task PSNR of every model) and ``psnr_per_task.png`` of several
     models' :class:`gir.bench.run.BenchResult` (all scored on the same tasks; ``meta``: their suite, ground truth
     and lines, as in a run's meta)."""
-    atomic_write_text(out_dir / "compare.md",
+    atomic_write(out_dir / "compare.md",
                       comparison_markdown(labels, [r.summary for r in results], meta, has_lines(results[0].rows)))
-    atomic_write_text(out_dir / "compare.csv", comparison_csv(labels, results))
+    atomic_write(out_dir / "compare.csv", comparison_csv(labels, results))
     plot_per_task({label: r.rows for label, r in zip(labels, results)}, out_dir / "psnr_per_task.png",
                   ", ".join(labels))
     return out_dir / "compare.md"
@@ -223,16 +223,11 @@ def write_comparison(out_dir: Path, labels: Sequence[str], results: Sequence, me
 
 # --------------------------------------------------------------------------------------------- html
 def _centre(img: np.ndarray, size: int = CROP_PX) -> np.ndarray:
-    from gir.bench.suite import centre_crop
-
     return centre_crop(img, size)
 
 
 def write_html(folder: Path, meta: dict, samples: Sequence, rows: list[dict]) -> Path:
     """``folder/index.html`` + ``folder/img/*.jpg``: input, output and ground truth of each sample."""
-    from gir.io import write_image
-    from gir.metrics import psnr
-
     (folder / "img").mkdir(parents=True, exist_ok=True)
     by_id = {r["id"]: r for r in rows}
     body = []
@@ -258,7 +253,7 @@ def write_html(folder: Path, meta: dict, samples: Sequence, rows: list[dict]) ->
             f"<p>Centre {CROP_PX} px crops of the first ground-truth image, for a sample of tasks. "
             f"Model <code>{html.escape(meta['model'])}</code>; see summary.md for the numbers.</p>"
             f"<table>{''.join(body)}</table></body></html>\n")
-    atomic_write_text(folder / "index.html", page)
+    atomic_write(folder / "index.html", page)
     return folder / "index.html"
 
 
@@ -280,10 +275,10 @@ def write_report(out_dir: Path, meta: dict, tasks: Sequence, scores: dict[int, d
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = build_rows(tasks, scores, lines)
     summary = summarize_rows(tasks, scores, lines)
-    atomic_write_text(out_dir / "tasks.csv", rows_csv(rows))
+    atomic_write(out_dir / "tasks.csv", rows_csv(rows))
     doc = {"meta": meta, "notes": list(notes), "summary": summary, "tasks": rows}
-    atomic_write_text(out_dir / "tasks.json", json.dumps(_json_safe(doc), indent=1) + "\n")
-    atomic_write_text(out_dir / "summary.md", summary_markdown(meta, summary, notes))
+    atomic_write(out_dir / "tasks.json", json.dumps(_json_safe(doc), indent=1) + "\n")
+    atomic_write(out_dir / "summary.md", summary_markdown(meta, summary, notes))
     plot_per_task({meta["label"]: rows}, out_dir / "psnr_per_task.png", meta["label"])
     write_html(out_dir / "html", meta, samples, rows)
     return rows, summary

@@ -34,6 +34,10 @@ import numpy as np
 
 from gir.bench.spectral import gaussian_affinity, nearest_to_centres, spectral_clustering
 from gir.data.patches import centre_crop, quantize as quantize_levels
+from gir.degradations import OPS, Recipe, Step, sample_recipe
+from gir.degradations.base import check_image
+from gir.degradations.depth import estimate_depth
+from gir.degradations.ops_gir import SRC
 from gir.errors import GirError, RecipeError
 
 VERSION = 1
@@ -71,16 +75,11 @@ class Task:
 
 def gir_pool() -> list[str]:
     """GIR's ten basic ops (those defined by :mod:`gir.degradations.ops_gir`), in registration order."""
-    from gir.degradations import OPS
-    from gir.degradations.ops_gir import SRC
-
     return [n for n in OPS.names() if OPS.get(n).source == SRC]
 
 
 def follows_order_rule(recipe) -> bool:
     """True when the chain's ops are distinct and acquisition-time ops (rain, haze, snow) appear only as D_1."""
-    from gir.degradations import OPS
-
     ops = [s.op for s in recipe.steps]
     later_acq = any(OPS.get(op).acquisition for op in ops[1:])
     return len(set(ops)) == len(ops) and not later_acq
@@ -128,9 +127,6 @@ def _steps_json(recipe) -> list[dict]:
 
 
 def _probe_set(images: Sequence[np.ndarray], n_images: int, crop: int) -> tuple[list, list]:
-    from gir.degradations.base import check_image
-    from gir.degradations.depth import estimate_depth
-
     if not images:
         raise ValueError("build_suite needs at least one image to compare candidate chains on")
     crops = []
@@ -150,8 +146,6 @@ def _images_digest(crops: list[np.ndarray]) -> str:
 
 def sample_candidates(rng: np.random.Generator, order: int, n: int, pool: list[str]) -> list:
     """``n`` chains of ``order`` distinct ops at representative strengths, duplicates removed (first kept)."""
-    from gir.degradations import sample_recipe
-
     seen, out = set(), []
     for _ in range(n):
         r = sample_recipe(rng, order=order, pool=pool, strength="representative")
@@ -187,8 +181,6 @@ def representative_chains(candidates: list, crops: list, depths: list, rng: np.r
 
 def random_chains(rng: np.random.Generator, order: int, n: int, pool: list[str]) -> list:
     """``n`` distinct chains of ``order`` ops with random strengths."""
-    from gir.degradations import sample_recipe
-
     seen, out = set(), []
     for _ in range(100 * n):
         r = sample_recipe(rng, order=order, pool=pool, strength="random")
@@ -210,8 +202,6 @@ def build_suite(seed: int, images: Sequence[np.ndarray], *, n_candidates: int = 
     n_candidates: chains sampled per order 2..5 before merging duplicates (at least 10 distinct needed).
     bins: histogram bins per channel; n_init: k-means restarts.
     """
-    from gir.degradations import OPS, Recipe, Step
-
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"suite seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
@@ -264,8 +254,6 @@ def _int(value: Any) -> bool:
 
 def parse_task(d: Any, index: int) -> Task:
     """One task dict -> :class:`Task`; raises ValueError (task-relative message) when malformed."""
-    from gir.degradations import Recipe
-
     if not isinstance(d, dict):
         raise ValueError(f"task #{index + 1} is not an object")
     tid = d.get("id")

@@ -1,6 +1,6 @@
 """``gir data``: data preparation commands (thin: each calls :mod:`gir.data.align`).
 
-    gir data align LQ_DIR GT_DIR --out PAIRS [--model similarity] [--method auto] [--max-residual 0.5]
+    gir data align LQ_DIR GT_DIR -o PAIRS [--model similarity] [--method auto] [--max-residual 0.5]
                    [--min-correlation 0.5] [--min-overlap 0.5] [--max-side 1024] [--overwrite]
                    [--frames [--lq-fps F] [--gt-fps F] [--max-frame-error S]]
 """
@@ -10,6 +10,7 @@ import sys
 
 from gir.data.align import (DEFAULT_MAX_RESIDUAL, DEFAULT_MAX_SIDE, DEFAULT_MIN_CORRELATION, DEFAULT_MIN_OVERLAP,
                             METHODS, MODELS)
+from gir.cli_args import add_output
 from gir.errors import GirError
 
 
@@ -25,13 +26,13 @@ def cmd_align(args) -> int:
                   min_correlation=args.min_correlation, min_overlap=args.min_overlap, max_side=args.max_side,
                   overwrite=args.overwrite, log=None if not args.verbose else _stderr_line)
     if args.frames:
-        report = align_frames(args.lq_dir, args.gt_dir, args.out, lq_fps=args.lq_fps, gt_fps=args.gt_fps,
+        report = align_frames(args.lq_dir, args.gt_dir, args.output, lq_fps=args.lq_fps, gt_fps=args.gt_fps,
                               max_frame_error=args.max_frame_error, **common)
     else:
         stray = _frame_options_without_frames(args)
         if stray:
             raise GirError(f"{', '.join(stray)} only apply with --frames")
-        report = align_pairs(args.lq_dir, args.gt_dir, args.out, **common)
+        report = align_pairs(args.lq_dir, args.gt_dir, args.output, **common)
     print(report.table())
     print(report.summary())
     return 0
@@ -56,7 +57,7 @@ def add_data_parser(sub) -> None:
                     "even if pairs were rejected; 2 with a one-line error for bad arguments or folders.")
     a.add_argument("lq_dir", metavar="LQ_DIR", help="folder of degraded captures (or LQ frames with --frames)")
     a.add_argument("gt_dir", metavar="GT_DIR", help="folder of clean captures (or GT frames with --frames)")
-    a.add_argument("--out", required=True, metavar="PAIRS", help="output folder (lq/, gt/, report.json)")
+    add_output(a, "output folder (lq/, gt/, report.json)", required=True, metavar="PAIRS")
     a.add_argument("--model", default="similarity", choices=MODELS,
                    help="transform model (default similarity: shift, rotation, scale)")
     a.add_argument("--method", default="auto", choices=METHODS,

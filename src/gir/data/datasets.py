@@ -28,9 +28,12 @@ import numpy as np
 
 from gir.data.content import VEIL_STRENGTH, paint_flat_regions, paint_structure, veil
 from gir.data.errors import ConfigError
-from gir.data.folders import IMAGE_SUFFIXES, ImageCache, list_images
+from gir.data.folders import IMAGE_SUFFIXES, ImageCache, list_images, read_uint8
+from gir.data.pairs import pair_seed
 from gir.data.patches import centre_crop, quantize, random_crop, random_flip_rot, to_chw, to_float
-from gir.data.tasks import TaskSampler, build_task_sampler
+from gir.data.tasks import TaskSampler, _parse_recipe, build_task_sampler, task_mapping
+from gir.degradations import OPS
+from gir.degradations.depth import estimate_depth
 from gir.registry import Registry
 
 DATASETS: Registry = Registry("training set")
@@ -42,8 +45,6 @@ def sample_rng(seed: int, index: int) -> np.random.Generator:
 
 
 def _needs_depth(recipe) -> bool:
-    from gir.degradations import OPS
-
     return any(OPS.get(s.op).needs_depth for s in recipe.steps)
 
 
@@ -57,8 +58,6 @@ class DepthCache:
     def get(self, key: tuple[int, int], img_u8: np.ndarray) -> np.ndarray:
         d = self._maps.get(key)
         if d is None:
-            from gir.degradations.depth import estimate_depth
-
             d = np.asarray(estimate_depth(to_float(img_u8)), dtype=np.float16)
             self._maps[key] = d
         return d
@@ -254,9 +253,10 @@ _VAL_TASK_KEYS = {"name", "recipe", "seed"}
 
 
 class ValSet:
-    """Fixed validation pairs: centre crops of clean images, each degraded by every task with a fixed seed
-    (image ``j`` of a task seeded ``s`` uses seed ``SeedSequence([s, j])``), or centre crops of pre-made
-    LQ/GT pairs. Degraded lazily on first iteration, then kept."""
+    """Fixed validation pairs: centre crops of clean images, each degraded by every task with its pair's
+    seed (:func:`gir.data.pairs.pair_seed` of the task's seed, its name, the image's folder and file name:
+    the seed key of the benchmarks), or centre crops of pre-made LQ/GT pairs. Degraded lazily on first
+    iteration, then kept."""
 
     def __init__(self, paths: Sequence[Path] = (), tasks: Sequence[tuple[str, Any, int]] = (),
                  crop: int | None = 256, pairs: Sequence[tuple[Path, Path]] = (), pair_task: str = "paired",
@@ -277,20 +277,16 @@ class ValSet:
         return iter(self._items)
 
     def _make(self) -> list[ValItem]:
-        from gir.data.folders import read_uint8
-
         items = []
-        for j, path in enumerate(self.paths):
+        for path in self.paths:
             full = read_uint8(path)
             gt = to_float(centre_crop(full, self.crop))
             depth = None
             for name, recipe, seed in self.tasks:
                 if depth is None and _needs_depth(recipe):
-                    from gir.degradations.depth import estimate_depth
-
                     depth = np.ascontiguousarray(centre_crop(estimate_depth(to_float(full)), self.crop),
                                                  dtype=np.float32)
-                s = int(np.random.SeedSequence([int(seed), j]).generate_state(1)[0] >> 1)
+                s = pair_seed(int(seed), name, path.parent.name, path.name)
                 lq = recipe.apply(gt, seed=s, depth=depth if _needs_depth(recipe) else None)
                 items.append(ValItem(name, path.stem, quantize(lq) if self.quantize_lq else lq, gt,
                                      recipe.to_text()))
@@ -304,8 +300,6 @@ class ValSet:
 
 def parse_val_tasks(tasks: Sequence[Any], key: str = "data.val.tasks") -> list[tuple[str, Any, int]]:
     """``[name, recipe, seed]`` from config items: a recipe text, or ``{recipe, name?, seed?}`` (seed 0)."""
-    from gir.data.tasks import _parse_recipe, task_mapping
-
     if not isinstance(tasks, (list, tuple)):
         raise ConfigError(f"{key}: expected a list of tasks")
     out = []

@@ -23,7 +23,9 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from gir.data.errors import ConfigError, kwarg_problem
+from gir.data.errors import ConfigError
+from gir.degradations import OPS, Recipe, Step, sample_recipe
+from gir.degradations.sampler import parse_order
 from gir.errors import RecipeError
 from gir.registry import Registry
 
@@ -64,8 +66,6 @@ class TaskSampler:
 
 
 def _op_spec(name: str, key: str):
-    from gir.degradations import OPS
-
     if not isinstance(name, str) or name not in OPS:
         raise ConfigError(f"{key}: unknown op {name!r}; known: {', '.join(OPS.names())}")
     return OPS.get(name)
@@ -84,8 +84,6 @@ def task_mapping(item: Any, key: str, allowed: set[str] | frozenset[str]) -> dic
 
 
 def _parse_recipe(text: Any, key: str):
-    from gir.degradations import Recipe
-
     if not isinstance(text, str) or not text.strip():
         raise ConfigError(f"{key}: expected a recipe text such as 'noise(sigma=25) > jpeg(quality=40)'")
     try:
@@ -97,8 +95,6 @@ def _parse_recipe(text: Any, key: str):
 def _redraw(recipe, rng: np.random.Generator, params: Sequence[Sequence[Any]]):
     """The recipe's op chain with every parameter drawn from its random range; ``params[i]`` is step i's
     :class:`~gir.degradations.base.Param` list (see :func:`_random_params`)."""
-    from gir.degradations import Recipe, Step
-
     return Recipe(tuple(Step(s.op, {p.name: p.sample(rng) for p in ps}) for s, ps in zip(recipe.steps, params)))
 
 
@@ -108,8 +104,6 @@ def _random_params(recipe, ranges: Any, key: str) -> list[list[Any]]:
     every step that has one) or ``op.parameter`` (``noise.sigma``: that op's only, and first). Every name must
     be a parameter of some step, and the new range must lie inside the parameter's valid bounds."""
     from dataclasses import replace
-
-    from gir.degradations import OPS
 
     steps = [list(OPS.get(s.op).params) for s in recipe.steps]
     if ranges is None:
@@ -162,8 +156,6 @@ class SingleOp(TaskSampler):
         self.name = name or op
 
     def draw(self, rng: np.random.Generator) -> TaskDraw:
-        from gir.degradations import Recipe, Step
-
         params = {**self.spec.sample_params(rng), **self.fixed} if self.random else self.resolved
         return TaskDraw(self.name, Recipe((Step(self.spec.name, params),), int(rng.integers(_SEED_HIGH))), 0)
 
@@ -315,9 +307,6 @@ class GirChains(TaskSampler):
 
     def __init__(self, order: Any = "1-5", pool: Sequence[str] | None = None, strength: str = "random",
                  key: str = "data.train.gir"):
-        from gir.degradations import sample_recipe
-        from gir.degradations.sampler import parse_order
-
         if isinstance(order, list):
             order = tuple(order)
         try:
@@ -339,8 +328,6 @@ class GirChains(TaskSampler):
             raise ConfigError(f"{key}: {e}") from None
 
     def draw(self, rng: np.random.Generator) -> TaskDraw:
-        from gir.degradations import sample_recipe
-
         recipe = sample_recipe(rng, self.order, self.pool, self.strength)
         return TaskDraw(f"order-{len(recipe.steps)}", recipe, 0)
 
@@ -356,8 +343,6 @@ class CleanPatches(TaskSampler):
         self.name = str(name)
 
     def draw(self, rng: np.random.Generator) -> TaskDraw:
-        from gir.degradations import Recipe
-
         return TaskDraw(self.name, Recipe((), int(rng.integers(_SEED_HIGH))), 0)
 
     def task_names(self) -> list[str]:
@@ -417,8 +402,4 @@ def build_task_sampler(mode: str, section: dict | None, key: str) -> TaskSampler
     if mode not in TASK_SAMPLERS:
         raise ConfigError(f"data.train.mode: unknown mode {mode!r}; known: "
                           f"{', '.join([*TASK_SAMPLERS.names(), 'paired'])}")
-    section = dict(section or {})
-    try:
-        return TASK_SAMPLERS.get(mode)(**section, key=key)
-    except TypeError as e:
-        raise ConfigError(f"{key}: {kwarg_problem(e)}") from None
+    return TASK_SAMPLERS.call(mode, where=key, **dict(section or {}), key=key)

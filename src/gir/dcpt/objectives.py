@@ -6,8 +6,8 @@
                 generation_weight: 1.0, stages: alternate, width: 64, levels: null}
 
 The ``model`` section builds the restoration network (the paper's "encoder"); the objective adds a
-:class:`~gir.dcpt.decoder.DegradationClassifier` (the "decoder") on the network's multi-level encoder features
-(:mod:`gir.dcpt.hooks`), trained beside it and saved as ``models/classifier_<iter>.safetensors``. A sample's
+:class:`~gir.models.classifier.DegradationClassifier` (the "decoder") on the network's multi-level encoder features
+(:mod:`gir.models.features`), trained beside it and saved as ``models/classifier_<iter>.safetensors``. A sample's
 class is read from its recipe: the index in ``classes`` of its single op, or of ``clean`` for an empty
 recipe (:func:`recipe_class`). Two stages:
 
@@ -28,7 +28,7 @@ the classification loss alone, phase 1 the generation loss alone. ``stages: join
 does): one phase, loss = classification + generation_weight x generation, both from one forward pass.
 
 Validation: the classifier's accuracy per validation task (each task's recipe mapped to its class as in
-training) and PSNR / SSIM of the network's output through :func:`gir.training.validate.evaluate`; the
+training) and PSNR / SSIM of the network's output through :func:`gir.training.validate.validate_network`; the
 score is the mean accuracy. With ``train.ema`` set, the engine validates the EMA network, read here by
 the live (non-averaged) classifier; the 5D pre-training config turns EMA off.
 
@@ -56,12 +56,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gir.data.datasets import parse_val_tasks
 from gir.data.errors import ConfigError
-from gir.dcpt.decoder import DegradationClassifier
-from gir.dcpt.hooks import FeatureHooks, encoder_levels, feature_channels
 from gir.dcpt.losses import focal_loss
+from gir.degradations import OPS, Recipe
 from gir.errors import GirError
+from gir.models.checkpoint import CheckpointError, load_state
+from gir.models.classifier import DegradationClassifier
+from gir.models.features import FeatureHooks, encoder_levels, feature_channels
 from gir.training.objectives import OBJECTIVES, Objective, Restore, StepResult, _lq_context
+from gir.training.validate import validate_network
 
 CLEAN = "clean"
 DEFAULT_CLASSES = ("haze", "rain", "noise", "motion_blur", "low_light")  # DCPT's 5D all-in-one tasks
@@ -72,8 +76,6 @@ CLASSIFIER = "classifier"  # the extra module's name: models/classifier_<iter>.s
 # ------------------------------------------------------------------------------------------- classes
 def check_classes(classes: Any, key: str = "objective.classes") -> list[str]:
     """``classes`` as a list of distinct op names (or ``clean``), at least two; else ConfigError."""
-    from gir.degradations import OPS
-
     if isinstance(classes, str) or not isinstance(classes, (list, tuple)) or len(classes) < 2:
         raise ConfigError(f"config: {key} must be a list of at least two op names (or 'clean'), or 'auto'; "
                           f"got {classes!r}")
@@ -93,8 +95,6 @@ def recipe_class(recipe: Any, classes: Sequence[str]) -> int:
     An empty recipe (a clean sample) is class ``clean``; a recipe of exactly one step is the class of its op.
     Anything else (a chain, an op or ``clean`` missing from ``classes``) raises a one-line ConfigError that
     names the recipe and the classes."""
-    from gir.degradations import Recipe
-
     text = recipe if isinstance(recipe, str) else recipe.to_text()
     if isinstance(recipe, str):
         recipe = Recipe.from_text(text) if text.strip() else Recipe(())
@@ -114,8 +114,6 @@ def batch_labels(recipes: Sequence[str], classes: Sequence[str], device: torch.d
 
 def _sampler_classes(mode: str, section: dict) -> list[str] | None:
     """The classes one sampler section can draw (in config order), or None when not known beforehand."""
-    from gir.degradations import Recipe
-
     if mode == "clean":
         return [CLEAN]
     if mode == "single":
@@ -154,8 +152,6 @@ def _check_train_data(train_cfg: dict, classes: Sequence[str], what: str) -> Non
 
 def _check_val_tasks(val_cfg: dict, classes: Sequence[str]) -> None:
     """ConfigError before training when a validation task's recipe has no class."""
-    from gir.data.datasets import parse_val_tasks
-
     for name, recipe, _ in parse_val_tasks(val_cfg.get("tasks") or []):
         try:
             recipe_class(recipe, classes)
@@ -299,10 +295,8 @@ class DCPT(Objective):
     def validate(self, model, val_set, device, vcfg):
         """Per task: classification ``accuracy`` (NaN for tasks without a recipe) and the network's PSNR /
         SSIM; ``score`` = mean accuracy over the tasks with a recipe."""
-        from gir.training.validate import evaluate
-
         acc = classification_accuracy(model, self.classifier, val_set, self.classes, self.levels, device)
-        res = evaluate(model, val_set, device, vcfg["crop_border"], vcfg["y_channel"])
+        res = validate_network(model, val_set, device, vcfg["crop_border"], vcfg["y_channel"])
         tasks = {t: {"accuracy": acc.get(t, {}).get("accuracy", float("nan")), **r}
                  for t, r in res["tasks"].items()}
         score = float(np.mean([v["accuracy"] for v in acc.values()])) if acc else float("nan")
@@ -317,8 +311,6 @@ class DCPT(Objective):
 def load_classifier(path: str | Path) -> tuple[DegradationClassifier, dict]:
     """A classifier written by a ``dcpt`` run (``models/classifier_<iter>.safetensors``) and its stored
     config; ConfigError naming the file when it is missing or not such a classifier."""
-    from gir.models.checkpoint import CheckpointError, load_state
-
     try:
         state, info = load_state(path, key="params")
     except CheckpointError as e:

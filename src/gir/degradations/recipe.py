@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from gir.degradations.base import OPS
 from gir.errors import RecipeError
 
 _STEP_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.S)
@@ -129,8 +130,6 @@ class Recipe:
     # -- semantics -----------------------------------------------------------------------------------
     def validated(self) -> "Recipe":
         """Return the recipe with every op known and parameters checked and completed."""
-        from gir.degradations import OPS
-
         steps = []
         for i, s in enumerate(self.steps):
             if s.op not in OPS:
@@ -143,8 +142,6 @@ class Recipe:
 
     def apply(self, img: np.ndarray, seed: int | None = None, depth: np.ndarray | None = None) -> np.ndarray:
         """Degrade float32 HxWx3 ``img``; ``seed`` defaults to the recipe's own (0 when it has none)."""
-        from gir.degradations import OPS
-
         seed = self.seed if seed is None else seed
         seqs = np.random.SeedSequence(0 if seed is None else seed).spawn(len(self.steps))
         out = img

@@ -12,13 +12,12 @@ from typing import Iterable
 
 import numpy as np
 
+from gir.degradations.base import OPS
 from gir.degradations.recipe import Recipe, Step
 
 
 def default_pool() -> list[str]:
     """Every registered op, in registration order."""
-    from gir.degradations import OPS
-
     return OPS.names()
 
 
@@ -41,8 +40,6 @@ def parse_order(order: str | int | tuple[int, int]) -> tuple[int, int]:
 def sample_recipe(rng: np.random.Generator, order: str | int | tuple[int, int] = (1, 5),
                   pool: Iterable[str] | None = None, strength: str = "random") -> Recipe:
     """Draw a random chain from ``pool`` (default: all ops). Raises ValueError if the pool is too small."""
-    from gir.degradations import OPS
-
     lo, hi = parse_order(order)
     names = list(pool) if pool is not None else default_pool()
     specs = [OPS.get(n) for n in names]

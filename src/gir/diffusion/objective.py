@@ -1,5 +1,5 @@
 """The ``residual_diffusion`` training objective (paper 001, sec. 4.1): for each sample a timestep t drawn
-uniformly from 1..T and noise eps, the state I_t in closed form (:func:`gir.diffusion.process.q_sample`),
+uniformly from 1..T and noise eps, the state I_t in closed form (:func:`gir.models.diffusion_process.q_sample`),
 and an L1 loss between the network's predicted residual and the true one, R = LQ - HQ.
 
 Config: ``objective: {type: residual_diffusion}`` with a ``model`` of type ``diffusion_unet`` (its
@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 
 from gir.data.errors import ConfigError
+from gir.models.diffusion_process import q_sample
+from gir.models.diffusion_unet import DiffusionUNet
 from gir.training.objectives import OBJECTIVES, Restore, StepResult
 
 
@@ -20,16 +22,12 @@ class ResidualDiffusionObjective(Restore):
     """L1 on the predicted residual at a random timestep (see the module docstring)."""
 
     def bind(self, model, loss, device, cfg):
-        from gir.models.diffusion_unet import DiffusionUNet
-
         if not isinstance(model, DiffusionUNet):
             raise ConfigError("config: objective residual_diffusion needs model.type: diffusion_unet, "
                               f"got {type(model).__name__}")
         super().bind(model, loss, device, cfg)
 
     def step(self, net, batch, lq, gt, t, phase=0):
-        from gir.diffusion.process import q_sample
-
         schedule = self.model.schedule
         b = lq.shape[0]
         times = torch.randint(1, schedule.timesteps + 1, (b,)).to(lq.device)

@@ -23,6 +23,9 @@ import torch
 from torch import nn
 
 from gir.data.errors import ConfigError
+from gir.models.checkpoint import load_model
+from gir.models.descriptor import describe_model
+from gir.models.refiner import GuidedRefiner
 from gir.training.objectives import OBJECTIVES, Restore, StepResult
 
 POOL: dict[str, tuple[str, ...]] = {
@@ -44,8 +47,6 @@ def frozen(model: nn.Module) -> nn.Module:
 
 
 def is_refiner(module: nn.Module) -> bool:
-    from gir.models.refiner import GuidedRefiner
-
     return isinstance(module, GuidedRefiner)
 
 
@@ -73,7 +74,6 @@ class Chain(nn.Module):
         if not stages:
             raise ValueError("a chain needs at least one stage")
         self.stages = nn.ModuleList(stages)
-        from gir.models.descriptor import describe_model
 
         self.size_multiple = math.lcm(*(describe_model(s).size_multiple for s in stages))
 
@@ -97,8 +97,6 @@ class RefineObjective(Restore):
             raise ConfigError(f"config: objective refine needs model.type: guided_refiner, got {type(model).__name__}")
         super().bind(model, loss, device, cfg)
         if self.generalist_path:
-            from gir.models.checkpoint import load_model
-
             self.generalist = frozen(load_model(self.generalist_path)).to(device)
 
     def guide(self, lq: torch.Tensor) -> torch.Tensor:

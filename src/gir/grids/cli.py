@@ -1,10 +1,10 @@
 """``gir grids``: paper 002 (GRIDS) from the command line (thin: each command calls :mod:`gir.grids`).
 
-    gir grids similarity --model SPEC --images DIR --out D [--ops a,b,...] [--crop 128] [--max-images N]
+    gir grids similarity --model SPEC --images DIR -o D [--ops a,b,...] [--crop 128] [--max-images N]
                          [--layer NAME] [--n-per-op 32]
-    gir grids group --matrix D/matrix.json --delta 0.7 --out G [--dry-run-verify FILE]
+    gir grids group --matrix D/matrix.json --delta 0.7 -o G [--dry-run-verify FILE]
                     [--iterations N] [--model-config YAML] [--train DIR] [--val DIR]
-    gir grids selector --matrix D/matrix.json --grouping G/grouping.json --images DIR --out E
+    gir grids selector --matrix D/matrix.json --grouping G/grouping.json --images DIR -o E
     gir grids select IMAGE --experts E
 """
 from __future__ import annotations
@@ -13,11 +13,12 @@ import json
 import sys
 from pathlib import Path
 
+from gir.cli_args import add_output
 from gir.errors import GirError
 
 
 def _shared() -> Path:
-    from gir.bench.run import shared_data
+    from gir.bench.protocol import shared_data
 
     return shared_data()
 
@@ -25,14 +26,14 @@ def _shared() -> Path:
 def cmd_similarity(args) -> int:
     from gir.grids.similarity import format_matrix, read_matrix, run_similarity
 
-    record = run_similarity(args.model, args.images, args.out, ops=args.ops, crop=args.crop,
+    record = run_similarity(args.model, args.images, args.output, ops=args.ops, crop=args.crop,
                             max_images=args.max_images, n_per_op=args.n_per_op, layer=args.layer, seed=args.seed,
                             method=args.method, strength=args.strength, device=args.device)
-    ops, m, _ = read_matrix(Path(args.out) / "matrix.json")
+    ops, m, _ = read_matrix(Path(args.output) / "matrix.json")
     print(f"S[i][j] = ln KL(GGD_i || GGD_j); network {record['model']}, layer {record['layer'] or 'default'}, "
           f"{record['n_images']} image(s), {record['n_per_op']} crops of {record['crop']} px per op")
     print(format_matrix(ops, m))
-    print(f"wrote {Path(args.out) / 'matrix.json'} and {Path(args.out) / 'matrix.png'}")
+    print(f"wrote {Path(args.output) / 'matrix.json'} and {Path(args.output) / 'matrix.png'}")
     return 0
 
 
@@ -64,19 +65,19 @@ def cmd_group(args) -> int:
     if args.dry_run_verify:
         verify = drops_verifier(read_drops(args.dry_run_verify))
     else:
-        work = Path(args.work) if args.work else Path(args.out) / "verify"
+        work = Path(args.work) if args.work else Path(args.output) / "verify"
         verify = verify_by_training(work, train, val, arch=arch, budget=budget, val_images=args.val_images,
                                     val_crop=args.val_crop, device=args.device, seed=args.seed,
                                     max_train_images=args.max_train_images,
                                     log=lambda s: print(s, file=sys.stderr))
     result = search_groups(ops, matrix, verify, args.delta, tie=args.tie, max_size=args.max_size,
                            max_verifications=args.max_verifications)
-    paths = write_group_configs(result, args.out, train, arch, budget, args.seed,
+    paths = write_group_configs(result, args.output, train, arch, budget, args.seed,
                                 val_roots=[val] if val.is_dir() else [])
     print(result.describe())
     if args.verbose:
         print("\n".join(result.log))
-    print(f"wrote {len(paths)} config(s) and {Path(args.out) / 'grouping.json'}")
+    print(f"wrote {len(paths)} config(s) and {Path(args.output) / 'grouping.json'}")
     return 0
 
 
@@ -94,7 +95,7 @@ def cmd_selector(args) -> int:
         raise GirError(f"{args.grouping}: not a grouping.json written by `gir grids group` ({e})") from None
     if not record.get("model"):
         raise GirError(f"{args.matrix}: names no feature network ('model')")
-    sel = build_selector(record["model"], args.images, groups, args.out, op_ggds=op_ggds(record),
+    sel = build_selector(record["model"], args.images, groups, args.output, op_ggds=op_ggds(record),
                          calib_images=args.images, crop=int(record.get("crop") or 128), crops=args.crops,
                          per_op=args.per_op, layer=record.get("layer"), seed=args.seed,
                          percentile=args.percentile, method=record.get("method") or "moments",
@@ -104,7 +105,7 @@ def cmd_selector(args) -> int:
     print(sel.rule)
     print(f"calibration: {sel.calibration['n']} images, chosen group holds their op for "
           f"{100 * sel.calibration['accuracy']:.0f}%")
-    print(f"wrote {Path(args.out) / 'groups.json'}")
+    print(f"wrote {Path(args.output) / 'groups.json'}")
     return 0
 
 
@@ -126,7 +127,7 @@ def add_grids_parser(sub) -> None:
     s.add_argument("--model", required=True, help="feature network: shipped model name, checkpoint path or "
                                                   "random:<arch>[:<preset>]")
     s.add_argument("--images", required=True, help="folder of clean images")
-    s.add_argument("--out", required=True, help="output folder (matrix.json, matrix.png)")
+    add_output(s, "output folder (matrix.json, matrix.png)", required=True)
     s.add_argument("--ops", help="comma-separated ops (default: paper 002's eleven: blur,motion_blur,rl_artifact,"
                                  "sr,ringing,defocus_blur,jpeg,poisson_noise,inpainting,noise,salt_pepper)")
     s.add_argument("--crop", type=int, default=128, help="crop side in px (default 128)")
@@ -143,7 +144,7 @@ def add_grids_parser(sub) -> None:
     p = gs.add_parser("group", help="degradation grouping search (Algorithm 1); one gir train config per group")
     p.add_argument("--matrix", required=True, help="matrix.json from `gir grids similarity` (or its folder)")
     p.add_argument("--delta", type=float, default=0.7, help="largest PSNR drop allowed per group, dB (default 0.7)")
-    p.add_argument("--out", required=True, help="output folder (group_<k>.yaml, grouping.json)")
+    add_output(p, "output folder (group_<k>.yaml, grouping.json)", required=True)
     p.add_argument("--dry-run-verify", metavar="FILE",
                    help="take drops from this JSON ({'a+b': dB, '*': default} or a grouping.json) instead of "
                         "training")
@@ -175,7 +176,7 @@ def add_grids_parser(sub) -> None:
     b.add_argument("--matrix", required=True, help="matrix.json (op GGDs, network, layer, crop)")
     b.add_argument("--grouping", required=True, help="grouping.json from `gir grids group`")
     b.add_argument("--images", required=True, help="held-out clean images for the OOD threshold")
-    b.add_argument("--out", required=True, help="expert folder to write groups.json into")
+    add_output(b, "expert folder to write groups.json into", required=True)
     b.add_argument("--per-op", type=int, default=4, help="calibration images per grouped op (default 4)")
     b.add_argument("--crops", type=int, default=16, help="random crops per image (default 16)")
     b.add_argument("--percentile", type=float, default=95.0, help="threshold percentile (default 95)")

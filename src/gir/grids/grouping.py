@@ -36,7 +36,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from gir.bench.evaluate import EvalTask, evaluate, load_images, mean_table
+from gir.degradations import Recipe
 from gir.errors import GirError
+from gir.io import atomic_write
+from gir.restore.engine import Restorer
+from gir.training import train_in
+from gir.training.config import budgeted_run
 
 Group = tuple[str, ...]
 Verifier = Callable[[Group], float]
@@ -401,7 +407,6 @@ def group_config(ops: Sequence[str], train_roots: Sequence[str | Path], arch: di
     if val_roots:
         val = {"roots": [str(Path(r).resolve()) for r in val_roots], "tasks": list(ops), "max_images": 4,
                "crop": 128}
-    from gir.training.config import budgeted_run
 
     return budgeted_run(name or f"grids-{'-'.join(ops)}", seed, arch or DEFAULT_ARCH,
                         [Path(r).resolve() for r in train_roots], max_train_images,
@@ -415,8 +420,6 @@ def write_group_configs(grouping: Grouping, out_dir: str | Path, train_roots: Se
     """``out_dir/group_<k>.yaml`` per group (and ``grouping.json``); returns the config paths."""
     import yaml
 
-    from gir.batch import atomic_write_text
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -426,9 +429,9 @@ def write_group_configs(grouping: Grouping, out_dir: str | Path, train_roots: Se
                 f"{grouping.drops.get(group_key(g), 0.0):.2f} dB <= delta {grouping.delta:g} dB\n"
                 f"#   gir train {out_dir / f'group_{k}.yaml'}\n")
         path = out_dir / f"group_{k}.yaml"
-        atomic_write_text(path, head + yaml.safe_dump(cfg, sort_keys=False))
+        atomic_write(path, head + yaml.safe_dump(cfg, sort_keys=False))
         paths.append(path)
-    atomic_write_text(out_dir / "grouping.json", json.dumps(grouping.to_dict(), indent=1, allow_nan=False) + "\n")
+    atomic_write(out_dir / "grouping.json", json.dumps(grouping.to_dict(), indent=1, allow_nan=False) + "\n")
     return paths
 
 
@@ -476,8 +479,6 @@ class TrainingVerifier:
     def images(self) -> list[tuple[str, str, np.ndarray]]:
         """The held-out images, centre-cropped to ``val_crop`` (loaded once)."""
         if self._images is None:
-            from gir.bench.evaluate import load_images
-
             out = []
             for ds, name, img in load_images(self.val_dir, self.val_images):
                 h, w = img.shape[:2]
@@ -491,30 +492,14 @@ class TrainingVerifier:
 
     # -- training and scoring
     def _train(self, ops: Sequence[str], name: str) -> Path:
-        from gir.training import TrainingInterrupted, run
-
-        run_dir = self.root / "runs" / name
-        ckpt = run_dir / "models" / "net_latest.safetensors"
         cfg = group_config(ops, self.train_roots, self.arch, self.budget, self.seed, name=name,
                            device=self.device, max_train_images=self.max_train_images)
         t0 = time.perf_counter()
-        try:
-            if (run_dir / "config.yaml").is_file():
-                run(resume=run_dir)
-            else:
-                run(cfg, out_dir=run_dir)
-        except TrainingInterrupted:
-            raise GirError(f"interrupted while training {name}; run the same command again to continue") from None
-        if not ckpt.is_file():
-            raise GirError(f"{run_dir}: training ended without weights")
+        ckpt = train_in(self.root / "runs" / name, cfg)
         self.log(f"trained {name} in {time.perf_counter() - t0:.0f} s")
         return ckpt
 
     def _score(self, ckpt: Path, ops: Sequence[str]) -> dict[str, dict[str, float]]:
-        from gir.bench.evaluate import EvalTask, evaluate, mean_table
-        from gir.degradations import Recipe
-        from gir.restore.engine import Restorer
-
         net = Restorer(str(ckpt), device=self.device, tile=0, impulse_repair=False)
         tasks = [EvalTask(op, Recipe.from_text(op)) for op in ops]
         scores = evaluate({"net": lambda lq, _r: net(lq)}, tasks, self.images(), self.seed)

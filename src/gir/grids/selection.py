@@ -25,9 +25,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from gir.analysis.families import OP_FAMILY
 from gir.errors import GirError
 from gir.grids.ggd import GGD, fit_ggd, kl_ggd, mean_ggd
-from gir.grids.similarity import FeatureFn, crop_features, degradation_ggds, degraded_crops, random_crop
+from gir.grids.similarity import (FeatureFn, crop_features, degradation_ggds, degraded_crops, load_clean_images,
+                                  random_crop, resolve_layer)
+from gir.io import atomic_write, read_image
 
 GROUPS_FILE = "groups.json"
 RESERVED = frozenset({"threshold", "rule", "model", "layer", "crop", "crops", "method", "calibration", "seed"})
@@ -75,8 +78,6 @@ def select_by_diagnosis(findings: dict[str, float], groups: dict[str, Sequence[s
     selection"): a group scores the highest p among its ops' families (:data:`gir.analysis.families.OP_FAMILY`);
     groups that tie (ops of one family in several groups, e.g. Gaussian and motion blur) are told apart by the
     smallest GGD divergence when ``divergences`` is given, else the first wins."""
-    from gir.analysis.families import OP_FAMILY
-
     if not groups:
         raise GirError("no groups to select from")
     unknown = sorted({o for ops in groups.values() for o in ops if OP_FAMILY.get(o) not in findings})
@@ -186,12 +187,10 @@ class Selector:
 
     def save(self, out_dir: str | Path) -> Path:
         """Write ``out_dir/groups.json`` (strict JSON)."""
-        from gir.batch import atomic_write_text
-
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / GROUPS_FILE
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n")
+        atomic_write(path, json.dumps(self.to_dict(), indent=1, allow_nan=False) + "\n")
         return path
 
     @classmethod
@@ -258,8 +257,6 @@ def build_selector(model_spec: str, images: Sequence[np.ndarray] | str | Path,
     network). groups: {name: ops} or a list of op lists (named ``group_<k>``). calib_images: held-out clean
     images for the OOD threshold (default: ``images``); ``per_op`` degraded images per grouped op.
     """
-    from gir.grids.similarity import load_clean_images, resolve_layer
-
     if model is None:
         try:
             from gir.interpret.features import load_network
@@ -291,8 +288,6 @@ def build_selector(model_spec: str, images: Sequence[np.ndarray] | str | Path,
 def select_image(path: str | Path, experts: str | Path, crops: int | None = None, seed: int = 0,
                  device: str = "cpu") -> Selection:
     """The ``gir grids select`` job: read the image, fit its GGD with the selector's network, select."""
-    from gir.io import read_image
-
     selector = Selector.load(experts)
     if not selector.model:
         raise GirError(f"{experts}: groups.json names no feature network ('model')")

@@ -20,8 +20,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from gir.bench.evaluate import load_images
+from gir.data.patches import quantize
+from gir.degradations import OPS
 from gir.errors import GirError
 from gir.grids.ggd import GGD, fit_ggd, kl_ggd
+from gir.io import atomic_write, write_figure
 
 PAPER_OPS: tuple[str, ...] = ("blur", "motion_blur", "rl_artifact", "sr", "ringing", "defocus_blur", "jpeg",
                               "poisson_noise", "inpainting", "noise", "salt_pepper")
@@ -44,8 +48,6 @@ batch (the contract of ``gir.interpret.features.ddr_features``)."""
 def parse_ops(text: str | Sequence[str] | None) -> list[str]:
     """Op names from ``"a,b,c"`` (or a list); None gives :data:`PAPER_OPS`. GirError names unknown or repeated
     ops, or fewer than two."""
-    from gir.degradations import OPS
-
     if text is None:
         ops = list(PAPER_OPS)
     elif isinstance(text, str):
@@ -66,8 +68,6 @@ def parse_ops(text: str | Sequence[str] | None) -> list[str]:
 def load_clean_images(folder: str | Path, max_images: int | None = None, min_side: int = 1) -> list[np.ndarray]:
     """The images of ``folder`` (recursive, sorted) as float32 HxWx3; GirError when the folder is missing,
     holds no images, or an image is smaller than ``min_side`` on a side (it could not give a crop)."""
-    from gir.bench.evaluate import load_images
-
     folder = Path(folder)
     if not folder.is_dir():
         raise GirError(f"{folder}: not a folder of images")
@@ -104,9 +104,6 @@ def degraded_pairs(images: Sequence[np.ndarray], op: str, n: int, crop: int, see
     strength: ``"random"`` draws the op's parameters from its random range per crop, ``"representative"`` uses
     its representative setting. Deterministic for a given seed, op and image list.
     """
-    from gir.data.patches import quantize
-    from gir.degradations import OPS
-
     if strength not in STRENGTHS:
         raise GirError(f"strength must be one of {', '.join(STRENGTHS)}, got {strength!r}")
     if not images:
@@ -274,19 +271,15 @@ def plot_matrix(ops: Sequence[str], matrix: np.ndarray, path: str | Path, title:
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    return path
+    return write_figure(fig, path, dpi=110)
 
 
 def write_matrix(out_dir: str | Path, record: dict) -> tuple[Path, Path]:
     """Write ``matrix.json`` (strict JSON: no NaN or Infinity) and ``matrix.png`` into ``out_dir``."""
-    from gir.batch import atomic_write_text
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     jpath = out_dir / "matrix.json"
-    atomic_write_text(jpath, json.dumps(record, indent=1, allow_nan=False) + "\n")
+    atomic_write(jpath, json.dumps(record, indent=1, allow_nan=False) + "\n")
     ops, m, _ = read_matrix(jpath)
     title = f"{record.get('model', '')} layer {record.get('layer') or 'default'}"
     return jpath, plot_matrix(ops, m, out_dir / "matrix.png", title)

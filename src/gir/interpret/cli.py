@@ -2,14 +2,14 @@
 
     gir interpret knn --model SPEC [--model SPEC ...] [--ops OP,OP,...] --images DIR [--images DIR]
                       [--max-images N] [--crop 128] [--k 5] [--splits 10] [--levels NAME,...] [--seed 0]
-                      [--out DIR]
-    gir interpret ddr --model SPEC [...] [--ops ...] --images DIR [...] [--layer NAME] [--out DIR]
-    gir interpret lam --model SPEC IMAGE --box X,Y,W,H [--steps 50] [--sigma-max 4] [--out FIG.png] [--json]
+                      [-o DIR]
+    gir interpret ddr --model SPEC [...] [--ops ...] --images DIR [...] [--layer NAME] [-o DIR]
+    gir interpret lam --model SPEC IMAGE --box X,Y,W,H [--steps 50] [--sigma-max 4] [-o FIG.png] [--json]
 
 SPEC: a shipped model name, a checkpoint path, or ``random:<arch>[:<preset>]``. ``knn`` is paper 004's
 degradation-classification probe (kNN accuracy on pooled multi-level encoder features, plus their
 Calinski-Harabasz index); ``ddr`` is paper 000's deep degradation representation analysis (CH index of one
-layer's globally pooled features). Both write a t-SNE plot per model and a JSON file to --out. ``lam`` is
+layer's globally pooled features). Both write a t-SNE plot per model and a JSON file to -o. ``lam`` is
 paper 000's attribution analysis (the local attribution map of one output box and its diffusion index, DI);
 it prints the DI and writes a heat-map figure.
 """
@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from gir.cli_args import add_output
 from gir.errors import GirError
+from gir.io import atomic_write
 
 DEFAULT_OPS = ("haze", "rain", "noise", "motion_blur", "low_light")  # paper 004's five degradations
 
@@ -113,9 +115,7 @@ def _plot_name(label: str, used: set[str]) -> str:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    from gir.batch import atomic_write_text
-
-    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+    atomic_write(path, json.dumps(data, indent=2) + "\n")
 
 
 def _common_record(args, ops, names, samples) -> dict[str, Any]:
@@ -131,7 +131,7 @@ def run_knn(args) -> dict[str, Any]:
     from gir.interpret.plots import tsne_plot
 
     ops, names, samples = _prepare(args)
-    out = Path(args.out)
+    out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     labels = [lab for lab, _ in samples]
     images = [img for _, img in samples]
@@ -159,7 +159,7 @@ def run_knn(args) -> dict[str, Any]:
 
 
 def _levels_of(model) -> tuple[str, ...]:
-    from gir.dcpt.hooks import encoder_levels
+    from gir.models.features import encoder_levels
 
     return encoder_levels(model)
 
@@ -182,7 +182,7 @@ def knn_table(record: dict[str, Any]) -> str:
 def cmd_knn(args) -> int:
     record = run_knn(args)
     print(knn_table(record))
-    print(f"wrote {Path(args.out) / 'knn.json'} and {len(record['models'])} t-SNE plot(s) in {args.out}")
+    print(f"wrote {Path(args.output) / 'knn.json'} and {len(record['models'])} t-SNE plot(s) in {args.output}")
     return 0
 
 
@@ -194,7 +194,7 @@ def run_ddr(args) -> dict[str, Any]:
     from gir.interpret.plots import tsne_plot
 
     ops, names, samples = _prepare(args)
-    out = Path(args.out)
+    out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     record = {**_common_record(args, ops, names, samples),
               "features": "DDR: one layer's output, globally average-pooled", "models": []}
@@ -227,7 +227,7 @@ def ddr_table(record: dict[str, Any]) -> str:
 def cmd_ddr(args) -> int:
     record = run_ddr(args)
     print(ddr_table(record))
-    print(f"wrote {Path(args.out) / 'ddr.json'} and {len(record['models'])} t-SNE plot(s) in {args.out}")
+    print(f"wrote {Path(args.output) / 'ddr.json'} and {len(record['models'])} t-SNE plot(s) in {args.output}")
     return 0
 
 
@@ -248,7 +248,8 @@ def run_lam(args) -> dict[str, Any]:
     model, label = load_network(args.model, args.device, seed=args.seed)
     res = lam(model, image, box, steps=args.steps, sigma_max=args.sigma_max, batch=args.batch,
               progress=not args.quiet)
-    out = Path(args.out) if args.out else Path("interpret-runs/lam") / f"{Path(args.image).stem}_{slug(label)}.png"
+    default = Path("interpret-runs/lam") / f"{Path(args.image).stem}_{slug(label)}.png"
+    out = Path(args.output) if args.output else default
     lam_figure(image, res, out, title=f"{label} {Path(args.image).name}")
     return {"model": label, "image": str(args.image), "size": [w, h], **res.summary(), "seed": args.seed,
             "figure": str(out), "seconds": round(time.perf_counter() - t0, 2)}
@@ -300,7 +301,7 @@ def _common(p: argparse.ArgumentParser, out_default: str) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the degradations, random weights, splits "
                                                        "and t-SNE (default 0)")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps (default auto)")
-    p.add_argument("--out", default=out_default, help=f"output folder (default {out_default})")
+    add_output(p, f"output folder (default {out_default})", default=out_default)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
@@ -356,7 +357,7 @@ def add_interpret_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"Gaussian sigma of the blurred baseline in px (default {DEFAULT_SIGMA_MAX:g})")
     a.add_argument("--batch", type=_positive, default=DEFAULT_BATCH,
                    help=f"path points per forward/backward pass (default {DEFAULT_BATCH})")
-    a.add_argument("--out", help="figure path (default interpret-runs/lam/<image>_<model>.png)")
+    add_output(a, "figure path (default interpret-runs/lam/<image>_<model>.png)")
     a.add_argument("--json", action="store_true", help="print the record as JSON instead of a line")
     a.add_argument("--seed", type=int, default=0, help="seed of random weights (default 0)")
     a.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps (default auto)")

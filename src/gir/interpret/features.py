@@ -25,6 +25,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from gir.errors import GirError
+from gir.models import build_model, list_models
+from gir.models.shipped import resolve_model
 
 RANDOM_PREFIX = "random:"
 DEFAULT_GRID = 4
@@ -37,8 +39,6 @@ MIN_CROP = 8
 def _build_random(spec: str, seed: int):
     """``random:<arch>[:<preset>]`` -> a freshly initialised model (global torch RNG left untouched)."""
     import torch
-
-    from gir.models import build_model, list_models
 
     parts = spec[len(RANDOM_PREFIX):].split(":")
     if len(parts) > 2 or not parts[0]:
@@ -55,7 +55,7 @@ def _build_random(spec: str, seed: int):
             return build_model(cfg)
         except GirError as e:
             raise GirError(f"{spec}: {e}") from None
-        except (TypeError, ValueError, KeyError) as e:
+        except KeyError as e:
             raise GirError(f"{spec}: cannot build {cfg}: {' '.join(str(e).split())}") from None
 
 
@@ -90,10 +90,8 @@ def load_network(spec: str, device: str = "cpu", seed: int = 0):
 
 
 def resolve_checkpoint(spec: str):
-    """The checkpoint file of a shipped model name or path (:func:`gir.restore.engine.resolve_model`); the
+    """The checkpoint file of a shipped model name or path (:func:`gir.models.shipped.resolve_model`); the
     error of an unknown name also points at ``random:<arch>``."""
-    from gir.restore.engine import resolve_model
-
     try:
         return resolve_model(spec)
     except GirError as e:
@@ -257,7 +255,7 @@ def _l2_rows(x: np.ndarray) -> np.ndarray:
 def multilevel_features(model, batch, levels: Sequence[str] | None = None, grid: int = DEFAULT_GRID,
                         batch_size: int = DEFAULT_BATCH, progress: bool = False) -> np.ndarray:
     """N x D features for paper 004's kNN probe: each encoder level (default: the model's declared levels,
-    :func:`gir.dcpt.hooks.encoder_levels`) adaptive-average-pooled to ``grid`` x ``grid``, flattened,
+    :func:`gir.models.features.encoder_levels`) adaptive-average-pooled to ``grid`` x ``grid``, flattened,
     concatenated shallow to deep, and each row L2-normalised (float32; D = grid^2 * sum of level channels).
 
     ``batch``: same-size float32 H x W x 3 images (a sequence or an N x H x W x 3 array). Runs without
@@ -267,7 +265,7 @@ def multilevel_features(model, batch, levels: Sequence[str] | None = None, grid:
     import torch
     import torch.nn.functional as F
 
-    from gir.dcpt.hooks import extract_features
+    from gir.models.features import extract_features
 
     if grid < 1:
         raise GirError(f"grid must be positive, got {grid}")
@@ -286,7 +284,7 @@ class _StopDDR(Exception):
 
 def default_ddr_layer(model) -> str:
     """The deepest declared encoder level of ``model``."""
-    from gir.dcpt.hooks import encoder_levels
+    from gir.models.features import encoder_levels
 
     return encoder_levels(model)[-1]
 

@@ -36,6 +36,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from gir.errors import GirError
+from gir.interpret.features import _bar, _device_of
+from gir.io import write_figure
 
 DEFAULT_STEPS = 50  # path points of the Riemann sum (configurable: --steps)
 DEFAULT_SIGMA_MAX = 4.0  # px; blur of the baseline (configurable: --sigma-max)
@@ -142,8 +144,6 @@ def _integrate(model, img: np.ndarray, box, steps: int, sigma_max: float, device
     ``batch`` points at a time, so memory does not grow with ``steps``."""
     import torch
 
-    from gir.interpret.features import _bar
-
     signed = np.zeros(img.shape, dtype=np.float64)
     values = np.zeros(steps + 1, dtype=np.float64)
     prev = None  # the path point before the current one
@@ -242,8 +242,7 @@ def lam(model, image: np.ndarray, box: Sequence[int], *, steps: int = DEFAULT_ST
     the path, e.g. a flat region)."""
     import torch
 
-    from gir.interpret.features import _device_of
-    from gir.restore.engine import pick_device
+    from gir.restore.engine import pick_device  # torch: loaded when an attribution is computed
 
     img = _check_image(image)
     h, w = img.shape[:2]
@@ -312,9 +311,4 @@ def lam_figure(image: np.ndarray, result: LamResult, path: str | Path, title: st
     head = f"{title}: " if title else ""
     fig.suptitle(f"{head}LAM  DI = {result.diffusion_index:.2f}  (Gini {result.gini:.4f})", fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, format="png")
-    tmp.replace(path)
-    return path
+    return write_figure(fig, path, format="png")

@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from gir.errors import GirError
+from gir.io import write_figure
 
 
 def tsne_plot(embedding: np.ndarray, labels: Sequence[str], path: str | Path, title: str = "") -> Path:
@@ -35,12 +36,7 @@ def tsne_plot(embedding: np.ndarray, labels: Sequence[str], path: str | Path, ti
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, format="png")
-    tmp.replace(path)
-    return path
+    return write_figure(fig, path, format="png")
 
 
 def _colours(n: int) -> list:

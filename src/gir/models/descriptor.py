@@ -49,11 +49,11 @@ def describe_model(module, descriptor: ModelDescriptor | None = None) -> ModelDe
     """The descriptor of a network: ``descriptor`` when the caller gives one (for a plain ``nn.Module`` with an
     image-level code, say); else a :class:`~gir.models.base.RestorationNet` says it itself
     (:meth:`~gir.models.base.RestorationNet.descriptor`); any other ``nn.Module`` mapping B x 3 x H x W to the
-    same size is taken as context-free and local, with its ``size_multiple`` attribute when it has one."""
-    from gir.models.base import RestorationNet
-
+    same size is taken as context-free and local, with its ``size_multiple`` attribute when it has one.
+    (A network's own ``descriptor`` method is looked up on its class, so this module needs nothing of
+    :mod:`gir.models.base`, which builds descriptors.)"""
     if descriptor is not None:
         return descriptor
-    if isinstance(module, RestorationNet):
+    if callable(getattr(type(module), "descriptor", None)):
         return module.descriptor()
     return ModelDescriptor(size_multiple=max(1, int(getattr(module, "size_multiple", 1) or 1)))

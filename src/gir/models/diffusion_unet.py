@@ -9,7 +9,7 @@ Two parts:
   up-sampling by the Haar wavelet transform (as the wavelet U-Net, :mod:`gir.models.wavelet_unet`), local
   layers only, no normalisation. Its last convolution starts at zero, so a fresh model predicts R = 0.
 * :class:`DiffusionUNet`, the restoration network every tool runs: ``net(lq)`` is the deterministic
-  few-step sampler of :mod:`gir.diffusion.process` (``steps``, default 4) with the starting noise drawn from
+  few-step sampler of :mod:`gir.models.diffusion_process` (``steps``, default 4) with the starting noise drawn from
   a generator seeded with ``seed``, so the same input gives the same bytes; a fresh model returns its input.
   ``net(lq, state, t)`` is the training call: the denoiser's predicted residual for state I_t at integer
   timesteps t (B-vector), which the ``residual_diffusion`` objective (:mod:`gir.diffusion.objective`)
@@ -29,6 +29,7 @@ from torch import nn
 
 from gir.models import MODELS
 from gir.models.base import ModelConfigError, RestorationNet, resolve_preset
+from gir.models.diffusion_process import Schedule, sample
 from gir.models.layers import conv3x3, haar_dwt, haar_iwt, zero_init_
 
 PRESETS = {
@@ -115,8 +116,6 @@ class DiffusionUNet(RestorationNet):
 
     def __init__(self, preset: str = "cpu", **overrides):
         super().__init__()
-        from gir.diffusion.process import Schedule
-
         p = self.hparams = resolve_preset("diffusion_unet", PRESETS, preset, overrides)
         try:
             self.schedule = Schedule(int(p["timesteps"]), p["gamma_T"], float(p["noise"]))
@@ -139,8 +138,6 @@ class DiffusionUNet(RestorationNet):
         return self.denoiser(state, lq, t)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
-        from gir.diffusion.process import sample
-
         gen = torch.Generator().manual_seed(self.seed)
         # one noise field for every image of the batch, so an image's result does not depend on its batch
         eps = torch.randn((1, *x.shape[1:]), generator=gen, dtype=torch.float32).to(device=x.device, dtype=x.dtype)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from gir.models import MODELS
+from gir.errors import ConfigError
+from gir.models import MODELS, build_model
 from gir.models.base import ModelConfigError, RestorationNet
 
 DEFAULT_BASE = {"type": "wavelet_unet", "preset": "cpu", "channels": [8, 16, 32, 64]}
@@ -26,8 +27,6 @@ class GuidedRefiner(RestorationNet):
 
     def __init__(self, preset: str = "small", base: dict | None = None):
         super().__init__()
-        from gir.models import build_model
-
         if preset not in ("small", "paper"):
             raise ModelConfigError(f"guided_refiner: unknown preset {preset!r}; known: small, paper")
         cfg = dict(base or DEFAULT_BASE)
@@ -35,7 +34,7 @@ class GuidedRefiner(RestorationNet):
             raise ModelConfigError("guided_refiner: base.in_ch is set by the refiner (6: guide and input)")
         try:
             self.base = build_model({**cfg, "in_ch": 6})
-        except TypeError:
+        except ConfigError:  # the registry's report of a TypeError: no in_ch parameter
             raise ModelConfigError(f"guided_refiner: base {cfg.get('type')!r} does not take in_ch") from None
         if not isinstance(self.base, RestorationNet) or self.base.has_context:
             raise ModelConfigError("guided_refiner: the base must be a context-free restoration network")

@@ -1,29 +1,25 @@
-"""``python -m gir.training CONFIG [--set k=v ...] [--resume RUN] [--out DIR]``: the engine without the
-``gir`` CLI, e.g. under ``torchrun --nproc_per_node 8 -m gir.training configs/gir_nafnet.yaml``."""
+"""``python -m gir.training [CONFIG] [--set k=v ...] [--resume RUN] [-o RUN_DIR]``: the engine without the
+``gir`` CLI, e.g. under ``torchrun --nproc_per_node 8 -m gir.training configs/gir_nafnet.yaml``; the options
+are those of ``gir train`` (:func:`gir.training.cli.add_train_arguments`)."""
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
+from gir.cli_args import Parser
 from gir.errors import GirError
+from gir.training.cli import add_train_arguments, train
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m gir.training",
-                                 description="Train a restoration network from a YAML config (the engine of `gir train`).")
-    ap.add_argument("config", nargs="?", help="YAML config (not needed with --resume)")
-    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a config value, e.g. train.iterations=100 (repeatable)")
-    ap.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest saved state")
-    ap.add_argument("--out", metavar="DIR", help="run folder (default runs/<name>-<time>)")
+    ap = Parser(prog="python -m gir.training",
+                description="Train a restoration network from a YAML config (the engine of `gir train`).")
+    add_train_arguments(ap)
     args = ap.parse_args(argv)
     if not args.config and not args.resume:
         ap.error("give a config file or --resume RUN_DIR")
-    from gir.training import run
-
     try:
-        out = run(args.config, args.overrides, resume=args.resume, out_dir=args.out)
+        out = train(args)
     except GirError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -25,6 +25,7 @@ import yaml
 from gir.data.content import VEIL_STRENGTH
 from gir.data.errors import ConfigError
 from gir.data.folders import IMAGE_SUFFIXES
+from gir.training.values import bad, to_float, to_int
 
 
 @dataclass(frozen=True)
@@ -296,7 +297,9 @@ def load_config(config: str | Path | dict, overrides: Iterable[str] = ()) -> dic
     cfg = merge(defaults(), _scientific_to_float(user))
     if cfg.get("name") is None:
         cfg["name"] = name or "run"
-    return validate(cfg)
+    cfg = validate(cfg)
+    check_typed_sections(cfg)
+    return cfg
 
 
 def validate(cfg: dict) -> dict:
@@ -304,6 +307,30 @@ def validate(cfg: dict) -> dict:
     out = _validate(cfg, SCHEMA, "")
     _resolve_nested_paths(out)
     return out
+
+
+def check_typed_sections(cfg: dict) -> None:
+    """The keys of every section whose contents depend on its ``type`` (``model``, ``objective``, ``optim``,
+    ``schedule``, each ``loss`` term) against what builds it, so that a misspelt key fails when the config is
+    loaded rather than after the data is read. Unknown types are left to the builders, which name the known
+    ones."""
+    from gir.models import check_model_config, list_models
+    from gir.training.losses import LOSSES
+    from gir.training.objectives import OBJECTIVES, register_all
+    from gir.training.optim import OPTIMIZERS, SCHEDULERS
+
+    register_all()
+    if cfg["model"]["type"] in list_models():
+        check_model_config(cfg["model"], where="config: model")
+    if cfg["objective"]["type"] in OBJECTIVES:
+        OBJECTIVES.check(cfg["objective"], where="config: objective")
+    if cfg["optim"]["type"] in OPTIMIZERS:
+        OPTIMIZERS.check(cfg["optim"], [], where="config: optim")  # [] for the parameters
+    if cfg["schedule"]["type"] in SCHEDULERS:
+        SCHEDULERS.check(cfg["schedule"], 1, 1.0, where="config: schedule")  # iterations, base rate
+    for i, term in enumerate(cfg["loss"]):
+        if isinstance(term, dict) and term.get("type") in LOSSES:
+            LOSSES.check({k: v for k, v in term.items() if k != "weight"}, where=f"config: loss[{i}]")
 
 
 def _validate(cfg: Any, schema: dict, prefix: str) -> dict:
@@ -321,8 +348,9 @@ def _validate(cfg: Any, schema: dict, prefix: str) -> dict:
     return out
 
 
-def _bad(key: str, what: str, v: Any) -> ConfigError:
-    return ConfigError(f"config: {key} must be {what}, got {v!r}")
+# The words YAML 1.1 reads as booleans, the first of each kept where a string is expected (the first that is
+# one of the key's choices, when it has them: `amp: off` stays "off").
+_BOOL_WORDS = {True: ("on", "true", "yes"), False: ("off", "false", "no")}
 
 
 def coerce(v: Any, spec: F, key: str) -> Any:
@@ -333,40 +361,43 @@ def coerce(v: Any, spec: F, key: str) -> Any:
         raise ConfigError(f"config: {key} must be set (it cannot be null)")
     kind = spec.kind
     if kind == "int":
-        v = _to_int(v, key)
+        v = to_int(v, key)
     elif kind == "float":
-        v = _to_float(v, key)
+        v = to_float(v, key)
     elif kind == "bool":
         if not isinstance(v, bool):
-            raise _bad(key, "true or false", v)
+            raise bad(key, "true or false", v)
     elif kind == "str":
+        if isinstance(v, bool):  # YAML 1.1 reads on/off/yes/no/true/false as booleans: `train.amp=off`
+            words = _BOOL_WORDS[v]
+            v = next((w for w in words if spec.choices and w in spec.choices), words[0])
         if not isinstance(v, str):
-            raise _bad(key, "a string", v)
+            raise bad(key, "a string", v)
     elif kind == "path":
         if not isinstance(v, (str, Path)) or not str(v):
-            raise _bad(key, "a path", v)
+            raise bad(key, "a path", v)
         v = _abspath(v)
     elif kind == "paths":
         v = [v] if isinstance(v, (str, Path)) else v
         if not isinstance(v, list) or not all(isinstance(p, (str, Path)) and str(p) for p in v):
-            raise _bad(key, "a path or a list of paths", v)
+            raise bad(key, "a path or a list of paths", v)
         v = [_abspath(p) for p in v]
     elif kind == "strlist":
         v = [v] if isinstance(v, str) else v
         if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
-            raise _bad(key, "a list of strings", v)
+            raise bad(key, "a list of strings", v)
     elif kind == "list":
         if not isinstance(v, list):
-            raise _bad(key, "a list", v)
+            raise bad(key, "a list", v)
     elif kind == "dict":
         if not isinstance(v, dict):
-            raise _bad(key, "a mapping", v)
+            raise bad(key, "a mapping", v)
     elif kind == "typed":
         if not isinstance(v, dict) or not isinstance(v.get("type"), str):
-            raise _bad(key, "a mapping with a 'type' name", v)
+            raise bad(key, "a mapping with a 'type' name", v)
     elif kind == "order":
         if isinstance(v, bool) or not isinstance(v, (int, str, list)):
-            raise _bad(key, "N, 'LO-HI' or [LO, HI]", v)
+            raise bad(key, "N, 'LO-HI' or [LO, HI]", v)
     else:  # pragma: no cover - schema error
         raise AssertionError(kind)
     if spec.choices is not None and v not in spec.choices:
@@ -376,37 +407,6 @@ def coerce(v: Any, spec: F, key: str) -> Any:
     if spec.max is not None and v > spec.max:
         raise ConfigError(f"config: {key} must be <= {spec.max}, got {v!r}")
     return v
-
-
-def _to_int(v: Any, key: str) -> int:
-    if isinstance(v, bool):
-        raise _bad(key, "an integer", v)
-    if isinstance(v, int):
-        return v
-    try:
-        f = float(v)  # YAML reads 1e5 as a string
-    except (TypeError, ValueError):
-        raise _bad(key, "an integer", v) from None
-    if not f.is_integer():
-        raise _bad(key, "an integer", v)
-    return int(f)
-
-
-def _to_float(v: Any, key: str) -> float:
-    if isinstance(v, bool):
-        raise _bad(key, "a number", v)
-    try:
-        f = float(v)  # YAML reads 2e-4 (no dot) as a string
-    except (TypeError, ValueError):
-        raise _bad(key, "a number", v) from None
-    if f != f or f in (float("inf"), float("-inf")):
-        raise _bad(key, "a finite number", v)
-    return f
-
-
-def number(v: Any, key: str) -> float:
-    """A float from a config value (for registry-built sections), or :class:`ConfigError`."""
-    return _to_float(v, key)
 
 
 def _abspath(p: str | Path) -> str:

@@ -28,14 +28,23 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
-from gir.data.errors import ConfigError, kwarg_problem
+from gir.data.datasets import IndexBatches, build_train_set, build_val_set
+from gir.data.errors import ConfigError
 from gir.errors import GirError
+from gir.models.checkpoint import describe_names, load_weights
+from gir.models.checkpoint import load_state as load_params
 from gir.training.config import load_config, write_config
 from gir.training.distributed import (DistInfo, broadcast_object, env_dist, gather_objects, init_process_group,
                                       resolve_device, shutdown)
+from gir.training.ema import EMA
 from gir.training.logs import MetricsLog, plot_curves
+from gir.training.losses import LossSet
+from gir.training.objectives import build_objective
+from gir.training.optim import build_optimizer, build_schedule
 from gir.training.state import load_state, model_path, save_extra, save_state, save_weights, saved_iterations
+from gir.utils.runtime import tune_allocator
 
 
 class TrainingInterrupted(GirError):
@@ -69,8 +78,6 @@ def run(config: str | Path | dict | None = None, overrides: Iterable[str] = (), 
     tcfg = cfg["train"]
     device = resolve_device(tcfg["device"], info)
     if device.type == "cpu":
-        from gir.utils.runtime import tune_allocator
-
         tune_allocator()
     threads = torch.get_num_threads()
     if tcfg["threads"]:
@@ -96,22 +103,6 @@ def _default_run_dir(name: str) -> Path:
         n += 1
         path = base.with_name(f"{base.name}-{n}")
     return path
-
-
-def build_network(model_cfg: dict) -> nn.Module:
-    """``gir.models.build_model`` with its errors reported as config errors."""
-    from gir.models import build_model
-
-    try:
-        return build_model(dict(model_cfg))
-    except ConfigError:
-        raise
-    except GirError as e:
-        raise ConfigError(f"config: model: {e}") from None
-    except KeyError as e:
-        raise ConfigError(f"config: model: {e.args[0] if e.args else e}") from None
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"config: model ({model_cfg.get('type')}): {kwarg_problem(e)}") from None
 
 
 def _iteration_seed(seed: int, rank: int, t: int) -> int:
@@ -198,11 +189,6 @@ class Trainer:
     """Builds everything a config describes and runs the loop. Use :func:`run`."""
 
     def __init__(self, cfg: dict, run_dir: Path, device: torch.device, info: DistInfo, resuming: bool = False):
-        from gir.data.datasets import build_train_set, build_val_set
-        from gir.training.ema import EMA
-        from gir.training.losses import LossSet
-        from gir.training.optim import build_optimizer, build_schedule
-
         self.cfg, self.run_dir, self.device, self.info = cfg, Path(run_dir), device, info
         self.main = info.is_main
         t = cfg["train"]
@@ -214,8 +200,6 @@ class Trainer:
                                          samples_per_iteration=self.batch_size * info.world_size,
                                          iterations=self.iterations)
         self.val_set = build_val_set(cfg["data"]["val"])
-
-        from gir.training.objectives import build_objective
 
         self.objective = build_objective(cfg["objective"])
         torch.manual_seed(cfg["seed"])  # the same initial weights on every rank
@@ -283,8 +267,6 @@ class Trainer:
                                   "(e.g. wavelet_unet with context: 32)")
 
     def _init_weights(self, path: str, key: str, strict: bool = True, exclude=()) -> None:
-        from gir.models.checkpoint import describe_names, load_weights
-
         if not Path(path).is_file():
             raise ConfigError(f"config: init.path: {path} does not exist")
         info = load_weights(self.model, path, key=key, strict=strict, exclude=exclude)
@@ -297,8 +279,6 @@ class Trainer:
 
     def _restore(self) -> int:
         """Load the latest saved iteration of the run folder; 0 when nothing was saved yet."""
-        from gir.models.checkpoint import load_state as load_params
-
         its = saved_iterations(self.run_dir)
         if not its:
             return 0
@@ -326,10 +306,6 @@ class Trainer:
         return it
 
     def _loader(self, start: int, stop: int):
-        from torch.utils.data import DataLoader
-
-        from gir.data.datasets import IndexBatches
-
         workers = self.cfg["data"]["train"]["num_workers"]
         batches = IndexBatches(self.batch_size, start, stop, self.info.rank, self.info.world_size)
         return DataLoader(self.train_set, batch_sampler=batches, num_workers=workers,

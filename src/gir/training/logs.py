@@ -11,6 +11,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from gir.io import write_figure
+
 
 class MetricsLog:
     """Appends records to ``path``; a resumed run first drops records past the iteration it resumes from."""
@@ -94,11 +96,7 @@ def plot_curves(metrics_path: str | Path, out_path: str | Path, title: str = "")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out_path = Path(out_path)
-    tmp = out_path.with_name(out_path.stem + ".tmp.png")
-    fig.savefig(tmp)
-    tmp.replace(out_path)  # readers never see a half-written file
-    return out_path
+    return write_figure(fig, out_path)  # readers never see a half-written file
 
 
 def _finite(v: Any) -> bool:

@@ -14,15 +14,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gir.data.errors import ConfigError, kwarg_problem
+from gir.data.errors import ConfigError
 from gir.registry import Registry
-from gir.training.config import number
+from gir.training.values import number
 
 LOSSES: Registry = Registry("loss")
 
 
 class PixelLoss(nn.Module):
     """Mean over pixels of a per-element penalty; :meth:`per_sample` keeps the batch dimension."""
+
+    def __init__(self):  # no options (said here, so that the config's keys are checked at load)
+        super().__init__()
 
     def penalty(self, d: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -184,10 +187,7 @@ class LossSet(nn.Module):
             kind = item["type"]
             if kind not in LOSSES:
                 raise ConfigError(f"config: loss[{i}]: unknown loss {kind!r}; known: {', '.join(LOSSES)}")
-            try:
-                terms.append(LOSSES.get(kind)(**kwargs))
-            except TypeError as e:
-                raise ConfigError(f"config: loss[{i}] ({kind}): {kwarg_problem(e)}") from None
+            terms.append(LOSSES.call(kind, where=f"config: loss[{i}]", **kwargs))
             self.weights.append(number(item.get("weight", 1.0), f"loss[{i}].weight"))
             name = kind if kind not in self.names else f"{kind}{i}"
             self.names.append(name)

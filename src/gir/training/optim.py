@@ -10,9 +10,9 @@ from typing import Any, Iterable
 
 import torch
 
-from gir.data.errors import ConfigError, kwarg_problem
+from gir.data.errors import ConfigError
 from gir.registry import Registry
-from gir.training.config import number
+from gir.training.values import number
 
 OPTIMIZERS: Registry = Registry("optimiser")
 SCHEDULERS: Registry = Registry("schedule")
@@ -58,10 +58,7 @@ def build_optimizer(cfg: dict, params: Iterable, lr: float | None = None) -> tor
     kind = cfg["type"]
     if kind not in OPTIMIZERS:
         raise ConfigError(f"config: optim.type: unknown optimiser {kind!r}; known: {', '.join(OPTIMIZERS)}")
-    try:
-        return OPTIMIZERS.get(kind)(params, **kwargs)
-    except TypeError as e:
-        raise ConfigError(f"config: optim ({kind}): {kwarg_problem(e)}") from None
+    return OPTIMIZERS.call(kind, params, where="config: optim", **kwargs)
 
 
 class Schedule:
@@ -113,8 +110,4 @@ def build_schedule(cfg: dict, iterations: int, base_lr: float) -> Schedule:
     kind = cfg["type"]
     if kind not in SCHEDULERS:
         raise ConfigError(f"config: schedule.type: unknown schedule {kind!r}; known: {', '.join(SCHEDULERS)}")
-    kwargs = {k: v for k, v in cfg.items() if k != "type"}
-    try:
-        return SCHEDULERS.get(kind)(iterations, base_lr, **kwargs)
-    except TypeError as e:
-        raise ConfigError(f"config: schedule ({kind}): {kwarg_problem(e)}") from None
+    return SCHEDULERS.build(cfg, iterations, base_lr, where="config: schedule")

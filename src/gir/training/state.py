@@ -4,13 +4,15 @@ EMA bookkeeping, RNG, scaler, discriminator) in ``states/<iter>.pt``: plain tens
 lists and dicts, saved with ``torch.save`` and read back with ``weights_only=True``."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from gir.io import atomic_path
+from gir.models.checkpoint import save_checkpoint
 
 _STATE_RE = re.compile(r"^(\d+)\.pt$")
 
@@ -37,13 +39,10 @@ def saved_iterations(run_dir: str | Path) -> list[int]:
 def save_weights(run_dir: str | Path, iteration: int, params: dict, params_ema: dict | None,
                  model_cfg: dict, meta: dict[str, Any]) -> Path:
     """``net_<iter>.safetensors`` and a copy as ``net_latest.safetensors``."""
-    from gir.models.checkpoint import save_checkpoint
-
     path = model_path(run_dir, iteration)
     save_checkpoint(path, params, params_ema=params_ema, model_cfg=model_cfg, meta=meta)  # atomic
-    latest = model_path(run_dir, "latest")
-    shutil.copyfile(path, latest.with_name("net_latest.tmp.safetensors"))
-    os.replace(latest.with_name("net_latest.tmp.safetensors"), latest)
+    with atomic_path(model_path(run_dir, "latest")) as tmp:
+        shutil.copyfile(path, tmp)
     return path
 
 
@@ -55,14 +54,10 @@ def save_extra(run_dir: str | Path, iteration: int, name: str, params: dict, mod
                meta: dict[str, Any]) -> Path:
     """A module an objective trains beside the network (e.g. DCPT's classifier decoder):
     ``models/<name>_<iter>.safetensors`` and ``<name>_latest.safetensors``, in the checkpoint format."""
-    from gir.models.checkpoint import save_checkpoint
-
     path = extra_path(run_dir, iteration, name)
     save_checkpoint(path, params, model_cfg=module_cfg, meta=meta)
-    latest = extra_path(run_dir, "latest", name)
-    tmp = latest.with_name(f"{name}_latest.tmp.safetensors")
-    shutil.copyfile(path, tmp)
-    os.replace(tmp, latest)
+    with atomic_path(extra_path(run_dir, "latest", name)) as tmp:
+        shutil.copyfile(path, tmp)
     return path
 
 
@@ -70,9 +65,8 @@ def save_state(run_dir: str | Path, iteration: int, state: dict[str, Any], keep:
     """Write ``states/<iter>.pt`` atomically; keep the newest ``keep`` states."""
     path = state_path(run_dir, iteration)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
     if keep:
         for it in saved_iterations(run_dir)[:-keep]:
             state_path(run_dir, it).unlink(missing_ok=True)

@@ -1,4 +1,5 @@
-"""DCPT's light degradation classifier on multi-level encoder features (paper 004, sec. 3.2 and fig. 2a)."""
+"""DCPT's light degradation classifier on multi-level encoder features (paper 004, sec. 3.2 and fig. 2a): the
+head of the analyzer (:mod:`gir.analysis.network`) and of DCPT pre-training (:mod:`gir.dcpt`)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -52,7 +53,7 @@ def _check_sizes(channels: Sequence[int], num_outputs: int, width: int, blocks_p
 class DegradationClassifier(nn.Module):
     """Classifies the degradation of an image from its encoder's multi-level features alone (not the image).
 
-    ``forward(features)``: L tensors B x C_i x H_i x W_i, shallow to deep as :func:`gir.dcpt.hooks.
+    ``forward(features)``: L tensors B x C_i x H_i x W_i, shallow to deep as :func:`gir.models.features.
     extract_features` gives them (``channels`` = [C_0, ..., C_{L-1}]) -> B x ``num_outputs`` logits.
     :meth:`embedding` gives the B x ``width`` pooled vector before the linear head.
 

@@ -1,4 +1,5 @@
-"""Multi-level encoder features of a restoration network, read with forward hooks (paper 004, DCPT).
+"""Multi-level encoder features of a restoration network, read with forward hooks (paper 004, DCPT; also
+the analyzer's encoder, :mod:`gir.analysis.network`, and the interpretation probes).
 
 Every architecture declares its encoder feature levels in its descriptor: ``model.feature_levels``, the
 dotted names (as in ``model.named_modules()``) of the modules whose outputs are the encoder features,
