@@ -2,8 +2,8 @@
 (the evaluation path of every benchmark: :func:`gir.bench.evaluate.evaluate`, 8-bit rounded outputs, RGB PSNR).
 
     python benchmarks/expert_alone.py --task "noise(sigma=25)" --set cbsd68 \
-        --model gir-expert-noise --model runs/experts/noise_stage2/models/net_latest.safetensors
-    python benchmarks/expert_alone.py --task "noise(sigma=25)" --model gir-expert-noise --ensemble 1 --ensemble 4
+        --model gir-denoiser --model runs/experts/denoiser/models/net_latest.safetensors
+    python benchmarks/expert_alone.py --task "noise(sigma=25)" --model gir-denoiser --ensemble 1 --ensemble 4
 
 ``--ensemble N`` (repeatable) scores every model also with its geometric self-ensemble of N passes. A
 conditioned network (``gir.models.conditioning``) is told the values that `gir restore` would measure

@@ -163,6 +163,13 @@ def test_cli_single_conditioned_model_needs_condition(tmp_path, capsys):
     assert main(["restore", str(src), "-o", str(tmp_path / "out"), "--model", str(ckpt), "-q",
                  "--condition", "jpeg.quality=30"]) == 0
     assert (tmp_path / "out" / "in.png").is_file()
-    with pytest.raises(GirError, match="--condition is for one conditioned network"):
-        from gir.restore import restore_files
-        restore_files([str(src)], tmp_path / "p", conditions={"jpeg.quality": 30.0})
+    from gir.restore import restore_files
+
+    # the pipeline takes --condition as an override of the analysis, checked before any file is read
+    with pytest.raises(GirError, match="noise.sigma=99: out of range"):
+        restore_files([str(src)], tmp_path / "p", conditions={"noise.sigma": 99.0})
+    with pytest.raises(GirError, match="unknown conditioning"):
+        restore_files([str(src)], tmp_path / "p", conditions={"noise.level": 9.0})
+    with pytest.raises(GirError, match="--kernel is for the default pipeline"):
+        restore_files([str(src)], tmp_path / "p", model=str(ckpt), kernel=np.ones((3, 3)))
+    assert not (tmp_path / "p").exists()

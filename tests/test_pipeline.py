@@ -11,7 +11,7 @@ from gir.analysis.analyze import Diagnosis, Finding
 from gir.analysis.families import FAMILIES
 from gir.errors import GirError
 from gir.restore.experts import ClassicalExpert, coverage
-from gir.restore.plan import ORDER, make_plan, parse_families
+from gir.restore.plan import ORDER, Step, make_plan, parse_families
 from gir.restore.pipeline import Pipeline
 from gir.restore.verify import MAX_TONE_SHIFT, verify
 
@@ -105,8 +105,17 @@ def test_parse_families_rejects_unknown_names():
         parse_families("nois", "--skip")
 
 
-def test_every_family_has_a_place_in_the_order():
-    assert sorted(ORDER) == sorted(FAMILIES)
+def test_the_restore_order_undoes_the_last_degradation_first():
+    """Impulses, JPEG, noise, then resolution and blur; the acquisition-time degradations (a random chain's
+    first op only) last, since they happened first."""
+    from gir.analysis.families import OP_FAMILY
+    from gir.degradations import OPS
+
+    pos = {f: i for i, f in enumerate(ORDER)}
+    assert pos["impulse"] < pos["jpeg"] < pos["noise"] < min(pos["resize"], pos["blur"])
+    acquisition = {OP_FAMILY[op] for op in OPS if OPS.get(op).acquisition}
+    assert acquisition == {"rain", "raindrop", "snow", "haze", "low_light"}
+    assert min(pos[f] for f in acquisition) > max(pos[f] for f in set(FAMILIES) - acquisition)
 
 
 # ---------------------------------------------------------------------------------------------- verify
@@ -309,3 +318,34 @@ def test_cli_names_a_misspelt_family_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--skip: unknown degradation family nois" in err[0] and "pipeline needs" not in err[0]
     assert not (tmp_path / "out").exists()
+
+
+class _Recorder(ClassicalExpert):
+    """A classical expert that records the strengths each call was given."""
+
+    def __call__(self, rgb, progress=False, strengths=None):
+        self.seen = dict(strengths or {})
+        return super().__call__(rgb, progress, strengths)
+
+
+def test_condition_overrides_the_analysis_and_out_of_range_sigma_is_refused():
+    rec = _Recorder("noise", ("noise",), "classical", "t", fn=_smooth)
+    noisy = np.clip(_photo() + np.random.default_rng(0).normal(0, 0.08, (96, 96, 3)), 0, 1).astype(np.float32)
+    Pipeline(analyzer=FakeAnalyzer(), experts={"noise": rec}, device="cpu",
+             conditions={"noise.sigma": 30}).run(noisy)
+    assert rec.seen["noise.sigma"] == 30.0
+    with pytest.raises(GirError, match="noise.sigma=80: out of range"):
+        Pipeline(analyzer=FakeAnalyzer(), experts={"noise": rec}, device="cpu", conditions={"noise.sigma": 80})
+
+
+def test_a_later_step_is_told_the_noise_an_earlier_kept_step_left():
+    """After a kept denoising step a later plug-and-play step treats its input as noisy at 0.35 sigma; after
+    another kept step, at the RMS of what that step changed (gir.restore.pipeline.left_behind)."""
+    from gir.restore.pipeline import DENOISED_RESIDUAL, left_behind
+
+    step = Step("denoise", ("noise",), {"noise": 0.9}, {"noise.sigma": 20.0})
+    x = _photo()
+    assert left_behind(step, x, x) == pytest.approx(DENOISED_RESIDUAL * 20)
+    jpeg = Step("jpeg", ("jpeg",), {"jpeg": 0.9}, {"jpeg.quality": 40.0})
+    assert left_behind(jpeg, x, x + 4 / 255) == pytest.approx(4.0, rel=1e-3)
+    assert left_behind(jpeg, x, x, earlier=3.0) == 3.0

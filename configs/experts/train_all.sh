@@ -5,14 +5,15 @@
 #
 # Each expert is one `gir train` run in runs/experts/NAME; a run that already has a training state is
 # resumed (`gir train --resume`), a finished one only re-exported. On the 2-core dev machine: noise 8,000 + 6,000
-# (stage 2), jpeg 4,000 x 4 (stages 1-4), band 4,000 + 4,000 + 2,000 (resize, band, band_stage2), sharpen 4,000 (see
-# each config's header and
+# (stage 2, the blind expert the denoiser starts from), denoiser 12,000, jpeg 4,000 x 4 (stages 1-4), band
+# 4,000 + 4,000 + 2,000 (resize, band, band_stage2) (see each config's header and
 # the model cards for measured times). An item CONFIG:EXPERT@N exports the run's N-iteration checkpoint instead of
 # its last one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # config:expert it ships as (a later stage continues the previous run and replaces its export)
-for item in ${EXPERTS:-noise:noise noise_stage2:noise jpeg:jpeg jpeg_stage2:jpeg jpeg_stage3:jpeg jpeg_cond:jpeg resize:band band:band@2000 band_stage2:band sharpen:sharpen}; do
+# ("-": a stage that ships nothing itself; the next config starts from its run)
+for item in ${EXPERTS:-noise:- noise_stage2:- denoiser:gir-denoiser jpeg:gir-expert-jpeg jpeg_stage2:gir-expert-jpeg jpeg_stage3:gir-expert-jpeg jpeg_cond:gir-expert-jpeg resize:gir-expert-band band:gir-expert-band@2000 band_stage2:gir-expert-band}; do
     name="${item%%:*}" expert="${item##*:}" checkpoint=latest
     if [[ "$expert" == *@* ]]; then checkpoint="${expert##*@}" expert="${expert%%@*}"; fi
     run="runs/experts/$name"
@@ -21,5 +22,7 @@ for item in ${EXPERTS:-noise:noise noise_stage2:noise jpeg:jpeg jpeg_stage2:jpeg
     else
         gir train "configs/experts/$name.yaml" --out-dir "$run"
     fi
-    gir export "$run/models/net_$checkpoint.safetensors" "src/gir/weights/gir-expert-$expert.safetensors" --fp16
+    if [ "$expert" != "-" ]; then
+        gir export "$run/models/net_$checkpoint.safetensors" "src/gir/weights/$expert.safetensors" --fp16
+    fi
 done

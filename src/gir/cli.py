@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gir.cli_args import Parser
 from gir.errors import GirError
 
 
@@ -61,9 +62,9 @@ def _degrade_files(args) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from gir.batch import BatchReport, atomic_write_text, expand_inputs, plan_outputs
+    from gir.batch import BatchReport, expand_inputs, plan_outputs
     from gir.degradations import Recipe, sample_recipe
-    from gir.io import read_image, save_like
+    from gir.io import atomic_write, read_image, save_like
 
     if not args.inputs:
         raise GirError("give input images (or --list / --gallery IMAGE)")
@@ -94,7 +95,7 @@ def _degrade_files(args) -> int:
             dst = plan[src]
             # Lossy outputs at quality 100, so writing adds as little as possible to the recipe's degradation.
             save_like(dst, out, img, quality=100)
-            atomic_write_text(dst.with_suffix(".json"), recipe.to_json() + "\n")
+            atomic_write(dst.with_suffix(".json"), recipe.to_json() + "\n")
             report.done += 1
         except (GirError, OSError, ValueError) as e:
             report.fail(str(e) if str(e).startswith(str(src)) else f"{src}: {e}")
@@ -113,6 +114,7 @@ def cmd_degrade(args) -> int:
 # ---------------------------------------------------------------------------------------------- models
 def cmd_models(args) -> int:
     from gir.models.info import model_table
+    from gir.models.shipped import WEIGHTS_DIR, shipped_table
 
     rows = model_table(presets=tuple(args.presets.split(",")), size=args.size)
     print("| architecture | preset | params | GFLOP/MP | size multiple |")
@@ -120,20 +122,15 @@ def cmd_models(args) -> int:
     for r in rows:
         print(f"| {r['name']} | {r['preset']} | {r['params'] / 1e6:.3f} M | {r['gflops_per_mp']:.1f} | "
               f"{r['size_multiple']} |")
+    print(f"\nshipped weights ({WEIGHTS_DIR}; --model NAME, card NAME.md):\n")
+    print("| weights | MiB | what it is (the card's first line) |")
+    print("|---|---:|---|")
+    for w in shipped_table():
+        print(f"| {w['name']} | {w['mib']:.1f} | {w['about'] or '(no card)'} |")
     return 0
 
 
-# ----------------------------------------------------------------------------------------------- train
-def cmd_train(args) -> int:
-    from gir.training import run
-
-    if not args.config and not args.resume:
-        raise GirError("give a CONFIG file, or --resume RUN_DIR")
-    run_dir = run(args.config, overrides=args.set or [], resume=args.resume, out_dir=args.out_dir)
-    print(f"run folder: {run_dir}")
-    return 0
-
-
+# ---------------------------------------------------------------------------------------------- export
 def cmd_export(args) -> int:
     from gir.models.checkpoint import export_weights
 
@@ -155,7 +152,7 @@ def cmd_restore(args) -> int:
                            progress=not args.quiet, log=None if args.quiet else _stderr_line,
                            impulse_repair=args.impulse_repair, only=args.only, skip=args.skip,
                            explain=args.explain, write_json=args.json, ensemble=args.ensemble,
-                           conditions=parse_values(args.condition))
+                           conditions=parse_values(args.condition), kernel=args.kernel)
     print(report.summary("restored"), file=sys.stderr if report.failures else sys.stdout)
     return report.exit_code
 
@@ -166,7 +163,7 @@ def _stderr_line(text: str) -> None:
 
 # ------------------------------------------------------------------------------------------------ main
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="gir", description="General image restoration toolkit.")
+    ap = Parser(prog="gir", description="General image restoration toolkit.")
     ap.add_argument("--version", action="version", version=f"gir {__import__('gir').__version__}")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -186,17 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--gallery", metavar="IMAGE", help="draw every op at its representative setting on a sheet")
     d.set_defaults(func=cmd_degrade)
 
-    m = sub.add_parser("models", help="list architectures with parameter count and GFLOP per megapixel")
+    m = sub.add_parser("models", help="list architectures (parameters, GFLOP per megapixel) and the shipped "
+                                      "weights with their cards")
     m.add_argument("--presets", default="small,paper", help="comma-separated presets (default small,paper)")
     m.add_argument("--size", type=int, default=256, help="square input side used for counting FLOPs")
     m.set_defaults(func=cmd_models)
 
-    t = sub.add_parser("train", help="train a restoration network from a YAML config")
-    t.add_argument("config", nargs="?", help="YAML config (see configs/); optional with --resume")
-    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly")
-    t.add_argument("--out-dir", help="the run folder (default: runs/<name>-<date-time>)")
-    t.set_defaults(func=cmd_train)
+    from gir.training.cli import add_training_parsers
+    add_training_parsers(sub)
 
     e = sub.add_parser("export", help="write a checkpoint's EMA (or raw) weights alone, for shipping")
     e.add_argument("checkpoint", help="checkpoint written by gir train (runs/NAME/models/net_latest.safetensors)")
@@ -219,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from gir.analysis.cli import add_analyze_parsers
     add_analyze_parsers(sub)
+
+    from gir.serve.cli import add_serve_parser  # issue 31: the web page and HTTP API
+    add_serve_parser(sub)
 
     r = sub.add_parser("restore", help="restore images: analyze, route to experts, verify (tiled for any size)",
                        description="Restore images. By default each photo is analysed (gir analyze), the "
@@ -249,8 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(slower by that factor; 4: +0.2 dB on noise sigma 25); default auto: as many as cost "
                         "no more than one pass over a 1 MP photo, at most 4 (1 MP and larger photos: 1)")
     r.add_argument("--condition", action="append", metavar="NAME=VALUE",
-                   help="with --model: a conditioning value the network needs, e.g. jpeg.quality=30 "
-                        "(repeatable; the default pipeline takes them from the analysis)")
+                   help="a conditioning value, e.g. noise.sigma=25 (0-75) or jpeg.quality=30 (repeatable): "
+                        "with --model, what the network needs; for the default pipeline, overrides what the "
+                        "analysis measured")
+    r.add_argument("--kernel", metavar="FILE",
+                   help="the blur kernel (.npy, or a grayscale image whose values are its weights) for the "
+                        "default pipeline's deblurring, instead of the one it estimates (non-blind)")
     r.add_argument("--format", help="write this format (png, jpg, tif, webp) instead of the input's")
     r.add_argument("--quality", type=int, default=95, help="JPEG / WebP quality 1-100 (default 95)")
     r.add_argument("--impulse-repair", action=argparse.BooleanOptionalAction, default=True,

@@ -151,13 +151,18 @@ class RestorationNet(nn.Module):
         """``context``: the code of :meth:`image_context` (B or 1 x C, or a B or 1 x C x h x w map matching the
         padded input); None = the network's own input is the whole image (training patches). ``cond``: B or 1
         x len(:attr:`conditioning`) encoded values (:func:`gir.models.conditioning.encode`), for conditioned
-        networks only."""
+        networks only; a noise-map network also takes a B or 1 x 1 x H x W map of them."""
         h, w = x.shape[-2:]
         m = self.size_multiple
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        extra = {} if cond is None else {"cond": cond.expand(x.shape[0], -1)}
+        if cond is not None and cond.dim() == 4:  # a per-pixel map: padded as the image
+            if ph or pw:
+                cond = F.pad(cond, (0, pw, 0, ph), mode="replicate")
+            extra = {"cond": cond.expand(x.shape[0], -1, -1, -1)}
+        else:
+            extra = {} if cond is None else {"cond": cond.expand(x.shape[0], -1)}
         if context is None:
             return self.body(x, **extra)[..., :h, :w]
         return self.body(x, context.expand(x.shape[0], *context.shape[1:]), **extra)[..., :h, :w]

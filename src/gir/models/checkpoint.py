@@ -205,6 +205,9 @@ def describe_names(names: list[str], first: int = 4) -> str:
 def _apply(model: nn.Module, state: dict[str, Tensor], path, strict: bool = True) -> list[str]:
     """Load ``state`` into ``model`` or raise CheckpointError listing every kind of mismatch; with
     ``strict=False`` tensors of the model that ``state`` lacks keep their values (returned by name)."""
+    adapt = getattr(model, "adapt_state", None)
+    if adapt is not None:  # a network that knows how an older form of its checkpoints maps onto it
+        state = adapt(state)
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]

@@ -36,6 +36,9 @@ class Condition:
 
 CONDITIONS: dict[str, Condition] = {
     "jpeg.quality": Condition("jpeg", "quality", absent=100.0, scale=100.0, low=1.0, high=100.0),
+    # FFDNet's noise level: the std of the noise on the 0-255 scale (0 = clean); a noise-map network
+    # (wavelet_unet ``noise_map``) also takes it per pixel, as a B x 1 x H x W map in the same encoding.
+    "noise.sigma": Condition("noise", "sigma", absent=0.0, scale=75.0, low=0.0, high=75.0),
 }
 
 

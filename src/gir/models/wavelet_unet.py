@@ -50,6 +50,13 @@ features of every encoder level and of the middle, as the image-level context do
 zero, so a conditioned model initialised from a blind one computes the blind one's function until it learns to
 use the value. :meth:`forward` then needs ``cond`` (the same for every tile of an image).
 
+``noise_map=True`` (with ``conditions=["noise.sigma"]``) makes FFDNet's / DRUNet's noise-level-conditioned
+denoiser in this architecture: the noise level enters as an extra *input* map, not as FiLM, so it may vary
+across the image (signal-dependent noise, regions). ``cond`` is then B x 1 (one encoded sigma, spread over
+the image) or B x 1 x H x W (a map, same encoding, sigma / 75); the map, averaged 2 x 2, is appended to the
+first level's Haar bands. The new input weights start at zero, so a noise-map network initialised from a
+blind one (:meth:`WaveletUNet.adapt_state`) computes the blind one's function until it learns to use the map.
+
 The paper gives N = 8 residual blocks and a model of about 341 MB; the channel widths are only in its
 figure, so the "paper" preset picks widths that give a model of that size (fp32).
 """
@@ -79,6 +86,7 @@ for _p in PRESETS.values():
     _p.setdefault("context_map_from", 0)
     _p.setdefault("context_view", 0)
     _p.setdefault("conditions", ())
+    _p.setdefault("noise_map", False)
 
 CONTEXT_SIZE = 64  # side of the downsampled view the context CNN reads
 CONDITION_WIDTH = 32  # width of the conditioning MLP
@@ -193,7 +201,12 @@ class WaveletUNet(RestorationNet):
         chans, n = list(p["channels"]), p["blocks"]
         self.size_multiple = 2 ** len(chans)
         ins = [in_ch, *chans[:-1]]  # channels entering each level's DWT; also what its decoder gives back
-        self.enc_convs = nn.ModuleList(conv3x3(4 * cin, c) for cin, c in zip(ins, chans))
+        self.noise_map = bool(p["noise_map"])
+        extra = [1 if self.noise_map else 0] + [0] * (len(chans) - 1)  # the map enters level 0 only
+        self.enc_convs = nn.ModuleList(conv3x3(4 * cin + e, c) for cin, c, e in zip(ins, chans, extra))
+        if self.noise_map:
+            with torch.no_grad():
+                self.enc_convs[0].weight[:, -1:].zero_()
         self.encoders = nn.ModuleList(ResidualGroup(c, n) for c in chans)
         mid = [ResBlock(chans[-1]) for _ in range(p["mid_blocks"])]
         if p["attention"]:
@@ -225,8 +238,10 @@ class WaveletUNet(RestorationNet):
             self.local_context = ContextMap(c, window, in_ch)
             self.local_film = zero_init_(conv1x1(c, 2 * sum(self.map_widths)))
         self.conditioning = self._check_conditions(p["conditions"])
+        if self.noise_map and self.conditioning != ("noise.sigma",):
+            raise ModelConfigError("wavelet_unet: noise_map needs conditions: [noise.sigma] (and no other)")
         self.cond_net = self.cond_film = None
-        if self.conditioning:
+        if self.conditioning and not self.noise_map:
             k = CONDITION_WIDTH
             self.cond_net = nn.Sequential(nn.Linear(len(self.conditioning), k), nn.ReLU(inplace=True),
                                           nn.Linear(k, k), nn.ReLU(inplace=True))
@@ -242,6 +257,31 @@ class WaveletUNet(RestorationNet):
             return check_names(list(names), "wavelet_unet: conditions")
         except ConditioningError as e:
             raise ModelConfigError(str(e)) from None
+
+    def adapt_state(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A checkpoint's weights made to fit this network where an older form of it is known: the first
+        conv of a blind network, given to a noise-map one, gets a zero column for the map (so the loaded
+        network computes the blind one's function). Other tensors pass unchanged."""
+        key = "enc_convs.0.weight"
+        w = state.get(key)
+        if self.noise_map and w is not None and w.shape[1] + 1 == self.enc_convs[0].weight.shape[1]:
+            state = dict(state)
+            state[key] = torch.cat([w, w.new_zeros(w.shape[0], 1, *w.shape[2:])], dim=1)
+        return state
+
+    def _sigma_map(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        """B x 1 x H/2 x W/2: the encoded noise level at the first level's resolution, from B x 1 values or a
+        B x 1 x H x W map."""
+        if cond is None:
+            from gir.models.conditioning import ConditioningError
+
+            raise ConditioningError("wavelet_unet is a noise-map network: forward needs cond (B x 1 encoded "
+                                    "noise.sigma, or a B x 1 x H x W map)")
+        cond = cond.to(x.dtype)
+        b, _, h, w = x.shape
+        if cond.dim() == 2:
+            return cond[:, :1, None, None].expand(b, 1, h // 2, w // 2)
+        return F.avg_pool2d(cond.expand(b, 1, h, w), 2)
 
     @property
     def feature_levels(self) -> tuple[str, ...]:
@@ -343,10 +383,13 @@ class WaveletUNet(RestorationNet):
     def unet(self, x: torch.Tensor, code: torch.Tensor | None = None, cond: torch.Tensor | None = None
              ) -> torch.Tensor:
         """out1: the U-Net's restored image (input + predicted correction)."""
-        films = self._films(x, code, cond)
+        films = self._films(x, code, None if self.noise_map else cond)
         f, skips = x, []
         for k, (conv, enc) in enumerate(zip(self.enc_convs, self.encoders)):
-            f = enc(conv(haar_dwt(f)))
+            bands = haar_dwt(f)
+            if k == 0 and self.noise_map:
+                bands = torch.cat([bands, self._sigma_map(x, cond)], dim=1)
+            f = enc(conv(bands))
             for film in films[k]:
                 f = self._modulate(f, film)
             skips.append(f)

@@ -16,50 +16,14 @@ from torch import nn
 from gir.errors import GirError
 from gir.models.base import CONTEXT_THUMBNAIL, view_grid
 from gir.models.descriptor import ModelDescriptor, describe_model
+from gir.models.shipped import DEFAULT_MODEL, WEIGHTS_DIR, WEIGHTS_SUFFIX, resolve_model, shipped_models  # noqa: F401
 from gir.restore import memory
 from gir.restore.impulse import ImpulseStats, repair_impulses
 from gir.restore.tiling import TileGrid, round_down, round_up, run_tiled
 
-DEFAULT_MODEL = "gir-wunet-cpu"
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-WEIGHTS_SUFFIX = ".safetensors"
 DEFAULT_OVERLAP = 32
 MIN_TILE = 64
 MAX_BATCH = 16
-
-
-# ------------------------------------------------------------------------------------------- model files
-def shipped_models() -> list[str]:
-    """Names of the weight files shipped in ``gir/weights`` (``NAME.safetensors``)."""
-    if not WEIGHTS_DIR.is_dir():
-        return []
-    return sorted(p.name[:-len(WEIGHTS_SUFFIX)] for p in WEIGHTS_DIR.glob(f"*{WEIGHTS_SUFFIX}"))
-
-
-def resolve_model(spec: str | os.PathLike | None = None) -> Path:
-    """The checkpoint file for ``--model``: None -> the shipped default ``gir/weights/DEFAULT.safetensors``;
-    an existing file path -> that file; a bare name -> ``gir/weights/NAME.safetensors``.
-
-    Raises GirError (one line) for a missing default, an unknown name or a missing file.
-    """
-    if spec is None:
-        path = WEIGHTS_DIR / f"{DEFAULT_MODEL}{WEIGHTS_SUFFIX}"
-        if not path.is_file():
-            raise GirError(f"the default model {DEFAULT_MODEL!r} is not installed ({path} is missing); pass "
-                           f"--model NAME|PATH with a checkpoint file, e.g. one written by `gir train`")
-        return path
-    p = Path(spec).expanduser()
-    if p.is_file():
-        return p
-    if p.is_dir():
-        raise GirError(f"{spec}: --model needs a checkpoint file or a model name, not a folder")
-    if os.sep not in str(spec) and "/" not in str(spec) and not p.suffix:
-        shipped = WEIGHTS_DIR / f"{spec}{WEIGHTS_SUFFIX}"
-        if shipped.is_file():
-            return shipped
-        known = ", ".join(shipped_models()) or "none"
-        raise GirError(f"unknown model {str(spec)!r}: neither a file nor a shipped model (shipped: {known})")
-    raise GirError(f"{spec}: no such model file")
 
 
 def pick_device(name: str | torch.device = "auto") -> torch.device:
@@ -206,6 +170,9 @@ class Restorer:
         and 16 x 16 block grid where it was. ``"auto"`` (`gir restore`'s default): per image, as many passes
         as cost no more than one pass over a 1 MP photo, at most 4 (:func:`auto_passes`): a 1 MP photo gets
         one, a 0.25 MP photo four.
+    clip_input: clip the image to [0, 1] before the network (the default: photos are); False passes values
+        outside it unchanged (float noise as the denoising benchmarks add it, which ``gir-denoiser`` was also
+        trained on).
 
     When a pass runs out of memory, the batch drops to one tile, then the tile side is halved (down to
     :data:`MIN_TILE`) and the image is done again; the smaller tile is remembered for later images.
@@ -213,8 +180,10 @@ class Restorer:
 
     def __init__(self, model=None, *, device="auto", tile="auto", overlap: int = DEFAULT_OVERLAP,
                  half: bool | None = None, batch_size="auto", memory_budget: int | None = None,
-                 impulse_repair: bool = True, descriptor: ModelDescriptor | None = None, ensemble: int | str = 1):
+                 impulse_repair: bool = True, descriptor: ModelDescriptor | None = None, ensemble: int | str = 1,
+                 clip_input: bool = True):
         self.device = pick_device(device)
+        self.clip_input = bool(clip_input)
         self.ensemble = parse_ensemble(ensemble)
         if self.device.type == "cpu":
             from gir.utils.runtime import tune_allocator
@@ -309,9 +278,10 @@ class Restorer:
         return torch.cat(codes).mean(0, keepdim=True)
 
     def _to_batch(self, arrays: np.ndarray) -> torch.Tensor:
-        """B x H x W x 3 float32 numpy -> B x 3 x H x W tensor on the device, clipped to [0, 1]."""
+        """B x H x W x 3 float32 numpy -> B x 3 x H x W tensor on the device, clipped to [0, 1] (unless
+        ``clip_input`` is off)."""
         x = torch.from_numpy(np.ascontiguousarray(arrays)).to(self.device).permute(0, 3, 1, 2)
-        return x.clamp(0.0, 1.0).contiguous()
+        return (x.clamp(0.0, 1.0) if self.clip_input else x).contiguous()
 
     def _tile_context(self, context: torch.Tensor, origins: list[tuple[int, int]], th: int, tw: int
                       ) -> torch.Tensor:

@@ -55,6 +55,20 @@ class Expert:
         """How many times the expert runs on an H x W image (a network's self-ensemble; else 1)."""
         return 1
 
+    def observe(self, restored: Image, strengths: Mapping[str, float] | None = None) -> Image | None:
+        """What the input should look like (its expectation: noise averaged out) if ``restored`` is right:
+        the expert's degradation model applied to its output, for verification by consistency; None for an
+        expert without such a model (then only the analyzer judges it)."""
+        return None
+
+    def noise_level(self, strengths: Mapping[str, float] | None = None) -> float:
+        """The std (0-255) of what :meth:`observe` leaves unexplained in a correct result: the noise."""
+        return 0.0
+
+    def note(self) -> str:
+        """One line about the last run for ``--explain`` (e.g. the kernel a deblurring expert estimated)."""
+        return ""
+
 
 @dataclass
 class ClassicalExpert(Expert):
@@ -93,6 +107,92 @@ class NetworkExpert(Expert):
         return self.restorer.passes(height, width)
 
 
+def _sigma(strengths: Mapping[str, float] | None) -> float:
+    """The noise level (0-255) a step was planned with (``noise.sigma``; 0 when none was measured)."""
+    return float((strengths or {}).get("noise.sigma", 0.0) or 0.0)
+
+
+@dataclass
+class DenoiserExpert(NetworkExpert):
+    """The noise-level-conditioned denoiser (``gir-denoiser``) told the noise level the analysis measured
+    (``noise.sigma``; ``--condition noise.sigma=S`` overrides it). Its degradation model is Gaussian noise of
+    that std, clipped to 8 bits: :meth:`observe` gives E[clip(restored + n)], so verification compares the
+    input with what clipped noise would have made of the output, not with the output itself."""
+
+    def __call__(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
+                 ) -> Image:
+        return self.restorer(rgb, progress=progress, conditions={"noise.sigma": _sigma(strengths)})
+
+    def observe(self, restored, strengths=None):
+        from gir.restore.operators import expected_clipped
+
+        return expected_clipped(restored, _sigma(strengths))
+
+    def noise_level(self, strengths=None):
+        return _sigma(strengths)
+
+
+@dataclass
+class DeblurExpert(Expert):
+    """Plug-and-play deblurring (:func:`gir.restore.pnp.solve`): the blur kernel estimated from the image
+    (:func:`gir.analysis.kernel.estimate_kernel`; or ``kernel``, given), the denoiser as the prior. A photo
+    whose kernel estimate finds no blur comes back unchanged. ``noise.sigma`` in the step's strengths is the
+    observation's noise level (a photo denoised by an earlier step has little left)."""
+
+    model: object = "gir-denoiser"
+    kernel: object = None
+    options: dict = field(default_factory=dict)
+    _prior: object = field(default=None, init=False, repr=False)
+    _operator: object = field(default=None, init=False, repr=False)
+    _note: str = field(default="", init=False, repr=False)
+
+    @property
+    def prior(self):
+        if self._prior is None:
+            from gir.restore.pnp import denoiser_prior
+
+            opts = {k: v for k, v in self.options.items() if k in ("device", "tile")}
+            self._prior = denoiser_prior(self.model, **opts)
+        return self._prior
+
+    def _kernel(self, rgb: Image, sigma: float):
+        if self.kernel is not None:
+            return np.asarray(self.kernel, dtype=np.float64), "the given kernel"
+        from gir.analysis.kernel import estimate_kernel
+
+        view = self.prior(rgb, sigma) if sigma > 2.0 else rgb
+        est = estimate_kernel(view)
+        return est.kernel, est.describe()
+
+    def __call__(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
+                 ) -> Image:
+        from gir.restore.operators import Blur, check_kernel
+        from gir.restore.pnp import solve
+
+        sigma = _sigma(strengths)
+        kernel, about = self._kernel(rgb, sigma)
+        self._operator = None
+        self._note = about
+        if kernel is None:
+            return rgb
+        where = "--kernel" if self.kernel is not None else "the estimated kernel"
+        self._operator = Blur(check_kernel(kernel, rgb.shape[:2], where=where), label=about)
+        return solve(rgb, self._operator, self.prior, sigma)
+
+    def observe(self, restored, strengths=None):
+        from gir.restore.operators import expected_clipped
+
+        if self._operator is None:
+            return None
+        return expected_clipped(self._operator.forward(restored), _sigma(strengths))
+
+    def noise_level(self, strengths=None):
+        return _sigma(strengths)
+
+    def note(self) -> str:
+        return self._note
+
+
 def _impulse(rgb: Image) -> Image:
     from gir.restore.impulse import repair_impulses
 
@@ -100,7 +200,7 @@ def _impulse(rgb: Image) -> Image:
 
 
 def _dehaze(rgb: Image) -> Image:
-    from gir.bench.classical import dark_channel_prior
+    from gir.restore.classical import dark_channel_prior
 
     return dark_channel_prior(rgb)
 
@@ -110,11 +210,10 @@ SHIPPED: tuple[tuple[str, tuple[str, ...], str, object, str], ...] = (
     ("impulse", ("impulse",), "classical", _impulse, "switching median: replaces isolated 0/1 samples only"),
     ("jpeg", ("jpeg",), "network", "gir-expert-jpeg",
      "wavelet U-Net told the JPEG quality, trained on quality 10-80, also over camera-like noise and light blur"),
-    ("noise", ("noise",), "network", "gir-expert-noise",
-     "wavelet U-Net trained on Gaussian, Poisson and shot+read noise, sigma 1-55"),
-    ("sharpen", ("blur",), "network", "gir-expert-sharpen",
-     "wavelet U-Net trained on Gaussian, motion and defocus blur and 1.5-4x down-up sampling; routed for blur "
-     "only (below its input on down-up sampling)"),
+    ("denoise", ("noise",), "denoiser", "gir-denoiser",
+     "wavelet U-Net told the noise level (FFDNet's map), trained on Gaussian sigma 0-75 and Poisson-Gaussian noise"),
+    ("deblur", ("blur",), "pnp", "gir-denoiser",
+     "plug-and-play deconvolution (HQS, the denoiser as prior) with the blur kernel estimated from the photo"),
     ("band", ("resize", "ringing"), "network", "gir-expert-band",
      "wavelet U-Net trained on 1.5-4x down-up sampling and sinc-filter ringing (band-limited photos)"),
     ("general", ("demosaic", "damage", "rain", "raindrop", "snow", "haze", "low_light"), "network",
@@ -124,7 +223,7 @@ CLASSICAL = {"dehaze": (("haze",), _dehaze, "dark-channel prior")}
 
 
 def _installed(name: str) -> bool:
-    from gir.restore.engine import WEIGHTS_DIR, WEIGHTS_SUFFIX
+    from gir.models.shipped import WEIGHTS_DIR, WEIGHTS_SUFFIX
 
     return (WEIGHTS_DIR / f"{name}{WEIGHTS_SUFFIX}").is_file()
 
@@ -139,8 +238,8 @@ def shipped_experts(options: Mapping | None = None, *, use: Sequence[str] | None
         if kind == "classical":
             experts[name] = ClassicalExpert(name, families, kind, about, fn=what)
         elif _installed(str(what)):
-            experts[name] = NetworkExpert(name, families, kind, f"{about} ({what})", model=what,
-                                          options=dict(options or {}))
+            cls = {"network": NetworkExpert, "denoiser": DenoiserExpert, "pnp": DeblurExpert}[kind]
+            experts[name] = cls(name, families, kind, f"{about} ({what})", model=what, options=dict(options or {}))
     return experts
 
 

@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from gir.batch import BatchReport, atomic_write_text, expand_inputs, plan_outputs
+from gir.batch import BatchReport, expand_inputs, plan_outputs
 from gir.errors import GirError
+from gir.io import atomic_path, atomic_write
 from gir.restore.plan import parse_families
 
 # --format value -> (format name for write_image, file suffix)
@@ -91,7 +92,7 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
                   half: bool | None = None, fmt: str | None = None, quality: int = 95, progress: bool = True,
                   log: Callable[[str], None] | None = None, impulse_repair: bool = True, only=None, skip=None,
                   explain: bool = False, write_json: bool = False, ensemble: int | str = "auto",
-                  conditions: dict | None = None) -> BatchReport:
+                  conditions: dict | None = None, kernel=None) -> BatchReport:
     """Restore image files (``gir restore``); see :func:`plan_restore` for where the results go.
 
     model None: the default pipeline (:class:`gir.restore.pipeline.Pipeline`: analyze, plan, experts,
@@ -101,6 +102,9 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
     geometric self-ensemble ("auto", 1, 2, 4 or 8 passes; :class:`gir.restore.engine.Restorer`). A model name or path: that
     single network on every image (the previous behaviour), with the impulse repair first unless
     ``impulse_repair`` is False; a conditioned network gets ``conditions`` (name -> value, ``--condition``).
+    For the pipeline, ``conditions`` override what the analysis measured (``noise.sigma=25``: the denoiser and
+    the deblurring are told that noise level), and ``kernel`` (a 2-D array or a ``.npy`` / image file) is the
+    blur kernel that its deblurring uses instead of estimating one.
 
     Each output keeps its input's alpha, grayscale, bit depth and ICC profile (upright pixels, as read);
     unreadable inputs are recorded in the returned report and skipped. Models load once, before any file is
@@ -110,12 +114,11 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
         raise GirError(f"--quality must be in 1..100, got {quality}")
     if model is not None and (only is not None or skip is not None):
         raise GirError("--only and --skip choose the default pipeline's experts; they do not apply to --model")
-    if model is None and conditions:
-        raise GirError("--condition is for one conditioned network (--model); the pipeline takes its values "
-                       "from the analysis")
+    if model is not None and kernel is not None:
+        raise GirError("--kernel is for the default pipeline's deblurring; it does not apply to --model")
     plan, problems, folder = plan_restore(items, output, fmt)
     runner = _runner(model, device=device, tile=tile, overlap=overlap, half=half, impulse_repair=impulse_repair,
-                     only=only, skip=skip, ensemble=ensemble, conditions=conditions)
+                     only=only, skip=skip, ensemble=ensemble, conditions=conditions, kernel=kernel)
     if log is not None:
         log(runner.describe())
     report = BatchReport(failures=list(problems))
@@ -135,8 +138,10 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
     return report
 
 
-def _runner(model, conditions=None, **kw):
-    return _PipelineFiles(**kw) if model is None else _NetworkFiles(model, conditions=conditions, **kw)
+def _runner(model, conditions=None, kernel=None, **kw):
+    if model is None:
+        return _PipelineFiles(conditions=conditions, kernel=kernel, **kw)
+    return _NetworkFiles(model, conditions=conditions, **kw)
 
 
 class _NetworkFiles:
@@ -171,7 +176,7 @@ class _NetworkFiles:
         del rgb
         save_like(dst, out, img, format=write_fmt, quality=quality)
         if write_json:
-            atomic_write_text(Path(f"{dst}.json"), json.dumps({"file": str(src), "model": self.restorer.describe()}))
+            atomic_write(Path(f"{dst}.json"), json.dumps({"file": str(src), "model": self.restorer.describe()}))
         repaired = self.restorer.last_impulse is not None and self.restorer.last_impulse.impulsive
         return (", salt-and-pepper samples repaired first" if repaired else ""), (out.shape[1], out.shape[0])
 
@@ -179,15 +184,19 @@ class _NetworkFiles:
 class _PipelineFiles:
     """The default pipeline on every file."""
 
-    def __init__(self, *, device, tile, overlap, half, impulse_repair, only=None, skip=None, ensemble="auto"):
-        from gir.restore.pipeline import Pipeline
+    def __init__(self, *, device, tile, overlap, half, impulse_repair, only=None, skip=None, ensemble="auto",
+                 conditions=None, kernel=None):
+        from gir.analysis.kernel import read_kernel
+        from gir.restore.pipeline import Pipeline, check_conditions
 
         only, skip = parse_families(only, "--only"), parse_families(skip, "--skip")  # their own errors, first
+        conditions = check_conditions(conditions)
+        kernel = read_kernel(kernel) if kernel is not None else None
         if not impulse_repair:
             skip = (skip or frozenset()) | {"impulse"}
         try:
             self.pipeline = Pipeline(device=device, tile=tile, overlap=overlap, half=half, only=only, skip=skip,
-                                     ensemble=ensemble)
+                                     ensemble=ensemble, conditions=conditions, kernel=kernel)
         except GirError as e:
             raise GirError(f"{e}; the default pipeline needs it (--model NAME|PATH runs one network instead)") from None
         self.explanation = ""
@@ -209,11 +218,12 @@ class _PipelineFiles:
         del rgb
         same_format = _SUFFIX_FORMAT.get(src.suffix.lower()) == write_fmt
         if not outcome.changed and same_format:
-            shutil.copyfile(src, dst)  # nothing kept: the very same file, not a re-encoded one
+            with atomic_path(dst) as tmp:  # nothing kept: the very same file, not a re-encoded one
+                shutil.copyfile(src, tmp)
         else:
             save_like(dst, outcome.image, img, format=write_fmt, quality=quality)
         if write_json:
-            atomic_write_text(Path(f"{dst}.json"), json.dumps({**outcome.to_dict(), "output": str(dst)}, indent=2))
+            atomic_write(Path(f"{dst}.json"), json.dumps({**outcome.to_dict(), "output": str(dst)}, indent=2))
         self.explanation = f"{outcome.explain()}\n  -> {dst}"
         kept = [r.step.expert for r in outcome.records if r.check.kept]
         undone = [r.step.expert for r in outcome.records if not r.check.kept]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -40,11 +40,15 @@ class StepRecord:
     seconds: float
     change_db: float
     passes: int = 1
+    note: str = ""  # what the expert reported about its run (e.g. the blur kernel it estimated)
 
     def to_dict(self) -> dict:
-        return {"expert": self.step.expert, "families": list(self.step.families), **self.check.to_dict(),
-                "seconds": round(self.seconds, 3), "passes": self.passes,
-                "change_psnr": None if not np.isfinite(self.change_db) else round(self.change_db, 2)}
+        out = {"expert": self.step.expert, "families": list(self.step.families), **self.check.to_dict(),
+               "seconds": round(self.seconds, 3), "passes": self.passes,
+               "change_psnr": None if not np.isfinite(self.change_db) else round(self.change_db, 2)}
+        if self.note:
+            out["note"] = self.note
+        return out
 
 
 @dataclass
@@ -80,9 +84,12 @@ class Outcome:
             lines.append(f"  left alone: {family} ({why})")
         for r in self.records:
             verdict = "kept" if r.check.kept else "UNDONE"
-            change = "" if not np.isfinite(r.change_db) else f", changed the image to {r.change_db:.1f} dB"
+            change = ("" if not np.isfinite(r.change_db)
+                      else f", output {r.change_db:.1f} dB PSNR from its input")
             passes = f", {r.passes} passes" if r.passes > 1 else ""
-            lines.append(f"  {r.step.expert}: {verdict}: {r.check.why} ({r.seconds:.2f} s{passes}{change})")
+            extra = "; ".join(x for x in (r.note, r.check.describe_residual()) if x)
+            extra = f" [{extra}]" if extra else ""
+            lines.append(f"  {r.step.expert}: {verdict}: {r.check.why}{extra} ({r.seconds:.2f} s{passes}{change})")
         for family, why in self.left_later.items():
             lines.append(f"  then left alone: {family} ({why})")
         lines.append(f"  total {self.seconds:.2f} s")
@@ -109,6 +116,38 @@ def diagnose(analyzer, rgb: np.ndarray, *, file: str | None = None, jpeg=None) -
     return seen, diagnosis
 
 
+# The noise a kept denoising step leaves, as a fraction of the sigma it removed: the denoiser's error std
+# (CBSD68: about 0.35 sigma at sigma 15-50). A later plug-and-play step treats its input as that noisy.
+DENOISED_RESIDUAL = 0.35
+SIGMA_RANGE = (0.0, 75.0)
+
+
+def left_behind(step: Step, before: np.ndarray, after: np.ndarray, earlier: float = 0.0) -> float:
+    """The error (std, 0-255) a kept step leaves in the image, which a later plug-and-play step must treat as
+    noise: :data:`DENOISED_RESIDUAL` of the sigma a denoising step removed; for other steps the RMS of what the
+    step changed, as the size of the error a restoration network leaves (the README example: after the JPEG
+    expert, deblurring told noise 0 took the photo from 27.1 to 24.1 dB, told 6 to 28.1; the JPEG step had
+    changed it by 5.3/255 RMS). Never less than ``earlier`` (what earlier steps left)."""
+    if "noise" in step.families and "noise.sigma" in step.strengths:
+        return max(earlier, DENOISED_RESIDUAL * float(step.strengths["noise.sigma"]))
+    d = np.asarray(after, np.float64) - np.asarray(before, np.float64)
+    return max(earlier, float(np.sqrt(np.mean(d * d)) * 255.0))  # the noise levels the denoiser was trained on (0-255 scale)
+
+
+def check_conditions(values: Mapping[str, float] | None) -> dict[str, float]:
+    """``--condition`` values for the pipeline's experts (name -> value, names of
+    :data:`gir.models.conditioning.CONDITIONS`); a noise level outside :data:`SIGMA_RANGE` is refused."""
+    from gir.models.conditioning import check_names
+
+    values = dict(values or {})
+    check_names(list(values), "--condition")
+    sigma = values.get("noise.sigma")
+    if sigma is not None and not SIGMA_RANGE[0] <= float(sigma) <= SIGMA_RANGE[1]:
+        raise GirError(f"--condition noise.sigma={sigma:g}: out of range; the denoiser knows "
+                       f"{SIGMA_RANGE[0]:g}-{SIGMA_RANGE[1]:g} (0-255 scale)")
+    return {k: float(v) for k, v in values.items()}
+
+
 def _place(families: Sequence[str]) -> str:
     """Where a step for ``families`` runs in the restore order: at the first of them."""
     return min(families, key=ORDER.index)
@@ -129,17 +168,24 @@ class Pipeline:
         (``ensemble`` "auto" by default: small photos get up to four passes per network, 1 MP photos one).
     only / skip: family names (or ``"noise,jpeg"``) that override the plan (``--only`` / ``--skip``).
     threshold: the analyzer's detection threshold. verify: False keeps every step (for experiments only).
+    conditions: values that override what the analysis measured (``{"noise.sigma": 25}``, ``--condition``).
+    kernel: a blur kernel for the deblurring expert instead of its estimate (``--kernel``).
     """
 
     def __init__(self, *, analyzer=None, experts: Mapping[str, Expert] | None = None, device="auto",
                  tile="auto", overlap: int = 32, half: bool | None = None, only=None, skip=None,
-                 threshold: float = THRESHOLD, verify: bool = True, ensemble: int | str = "auto"):
+                 threshold: float = THRESHOLD, verify: bool = True, ensemble: int | str = "auto",
+                 conditions: Mapping[str, float] | None = None, kernel=None):
         from gir.restore.engine import pick_device
 
         self.device = pick_device(device)
         self.analyzer = analyzer if callable(analyzer) else get_analyzer(analyzer, device="cpu")
         options = {"device": self.device, "tile": tile, "overlap": overlap, "half": half, "ensemble": ensemble}
         self.experts = dict(experts) if experts is not None else shipped_experts(options)
+        if kernel is not None:  # non-blind deblurring: every expert that takes a kernel gets this one
+            for expert in self.experts.values():
+                if hasattr(expert, "kernel"):
+                    expert.kernel = kernel
         self.covers = coverage(self.experts)
         self.only = parse_families(only, "--only")
         self.skip = parse_families(skip, "--skip")
@@ -147,6 +193,7 @@ class Pipeline:
             raise GirError(f"threshold must be between 0 and 1, got {threshold}")
         self.threshold = float(threshold)
         self.verify = bool(verify)
+        self.conditions = check_conditions(conditions)
 
     def plan(self, diagnosis: Diagnosis, after: Sequence[str] = (), done: Sequence[str] = (),
              first: Sequence[str] | None = None) -> Plan:
@@ -174,20 +221,29 @@ class Pipeline:
         done: list[str] = []
         ran: set[str] = set()
         steps = list(plan.steps)
+        left: dict[str, float] = {}  # what kept steps left behind (the noise a denoiser leaves)
         while steps:
             step = steps[0]
             t1 = time.perf_counter()
-            out = self.experts[step.expert](current, progress=progress, strengths=step.strengths)
+            expert = self.experts[step.expert]
+            current_before = current
+            strengths = {**left, **step.strengths, **self.conditions}  # --condition overrides the analysis
+            if strengths != step.strengths:
+                step = replace(step, strengths=strengths)
+            out = expert(current, progress=progress, strengths=step.strengths)
             after = self.analyzer(out, file=file)
             if self.verify:
                 check = verify(step.families, seen, after, current, out, later=_later(step.families),
-                               threshold=self.threshold)
+                               threshold=self.threshold, observed=expert.observe(out, step.strengths),
+                               noise=expert.noise_level(step.strengths))
             else:
                 check = Check(True, "not verified (verify=False)")
             passes = self.experts[step.expert].passes(*current.shape[:2])
-            outcome.records.append(StepRecord(step, check, time.perf_counter() - t1, psnr(out, current), passes))
+            outcome.records.append(StepRecord(step, check, time.perf_counter() - t1, psnr(out, current), passes,
+                                              expert.note()))
             if check.kept:
                 current, seen, planned_from = out, after, after
+                left["noise.sigma"] = round(left_behind(step, current_before, out, left.get("noise.sigma", 0.0)), 3)
             places.append(_place(step.families))
             done.extend(step.families)
             ran.add(step.expert)

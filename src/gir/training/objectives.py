@@ -16,6 +16,7 @@ theirs in :mod:`gir.dcpt`.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -23,8 +24,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gir.data.errors import ConfigError, kwarg_problem
+from gir.analysis.families import FAMILIES, encode_strengths, recipe_targets
+from gir.analysis.network import build_analyzer, split_outputs
+from gir.data.errors import ConfigError
+from gir.dcpt.losses import binary_focal_loss
+from gir.models.descriptor import describe_model
+from gir.models.diffusion_unet import DiffusionUNet
 from gir.registry import Registry
+from gir.training.network import batch_conditions, build_network, run_net
+from gir.training.validate import validate_network
 
 OBJECTIVES: Registry = Registry("objective")
 
@@ -41,8 +49,6 @@ class Objective:
     :class:`gir.training.losses.LossSet` (objectives that do not compare images ignore it)."""
 
     def build_model(self, model_cfg: dict) -> nn.Module:
-        from gir.training.engine import build_network
-
         return build_network(model_cfg)
 
     def bind(self, model: nn.Module, loss: nn.Module, device: torch.device, cfg: dict) -> None:
@@ -76,49 +82,21 @@ class Objective:
 
 def build_objective(cfg: dict) -> Objective:
     """The objective of a config's ``objective`` section (errors as :class:`ConfigError`)."""
-    _register_all()
+    register_all()
     kind = cfg.get("type")
     if kind not in OBJECTIVES:
         raise ConfigError(f"config: objective.type: unknown objective {kind!r}; known: {', '.join(OBJECTIVES)}")
-    try:
-        return OBJECTIVES.build(cfg)
-    except ConfigError:
-        raise
-    except TypeError as e:
-        raise ConfigError(f"config: objective ({kind}): {kwarg_problem(e)}") from None
-    except ValueError as e:
-        raise ConfigError(f"config: objective ({kind}): {e}") from None
+    return OBJECTIVES.build(cfg, where="config: objective")
 
 
-def _register_all() -> None:
-    import importlib
-
-    for mod in ("gir.dcpt.objectives", "gir.diffusion.objective", "gir.diffusion.specialists"):
+def register_all() -> None:
+    """Import the modules that register objectives outside this one (DCPT, diffusion, denoising)."""
+    for mod in ("gir.training.denoise", "gir.dcpt.objectives", "gir.diffusion.objective", "gir.diffusion.specialists"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:  # the module itself is optional; its own imports must work
             if e.name != mod:
                 raise
-
-
-def batch_conditions(model: nn.Module, recipes, device: torch.device) -> torch.Tensor | None:
-    """B x n encoded conditioning values (:mod:`gir.models.conditioning`) that a conditioned network gets for
-    a batch, read from the samples' recipes; None for a network without conditioning inputs."""
-    from gir.models.conditioning import encode_recipes
-    from gir.models.descriptor import describe_model
-
-    names = describe_model(model).conditioning
-    if not names:
-        return None
-    return torch.from_numpy(encode_recipes(list(recipes), names)).to(device)
-
-
-def run_net(net: nn.Module, lq: torch.Tensor, context: torch.Tensor | None = None,
-            cond: torch.Tensor | None = None) -> torch.Tensor:
-    """``net`` on a batch with what it takes: the context code and the conditioning values where given (a
-    plain ``nn.Module`` gets the batch only)."""
-    args = (lq,) if context is None else (lq, context)
-    return net(*args) if cond is None else net(*args, cond=cond)
 
 
 def _lq_context(model: nn.Module, batch: dict, device: torch.device, margin: int) -> torch.Tensor | None:
@@ -131,17 +109,13 @@ def _lq_context(model: nn.Module, batch: dict, device: torch.device, margin: int
 @OBJECTIVES.register("restore")
 class Restore(Objective):
     """LQ -> GT with the config's ``loss`` terms; validation is PSNR / SSIM per task (the one scoring path,
-    :func:`gir.training.validate.evaluate`)."""
+    :func:`gir.training.validate.validate_network`)."""
 
     def bind(self, model, loss, device, cfg):
-        from gir.models.diffusion_unet import DiffusionUNet
-
         if isinstance(model, DiffusionUNet) and type(self) is Restore:
             raise ConfigError("config: model diffusion_unet trains with objective: {type: residual_diffusion} "
                               "(its forward pass samples without gradients)")
         super().bind(model, loss, device, cfg)
-        from gir.models.descriptor import describe_model
-
         self.conditioned = bool(describe_model(model).conditioning)  # read once, not per step
 
     def step(self, net, batch, lq, gt, t, phase=0):
@@ -154,9 +128,7 @@ class Restore(Objective):
         return StepResult(total, terms, per_sample, pred)
 
     def validate(self, model, val_set, device, vcfg):
-        from gir.training.validate import evaluate
-
-        res = evaluate(model, val_set, device, vcfg["crop_border"], vcfg["y_channel"])
+        res = validate_network(model, val_set, device, vcfg["crop_border"], vcfg["y_channel"])
         return {"score": res["psnr"], "score_name": "psnr", **res}
 
     def describe_score(self, res):
@@ -165,8 +137,6 @@ class Restore(Objective):
 
 def batch_targets(recipes: list[str], device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Families (B x F), clean (B) and encoded strengths (B x S, NaN where unknown) of a batch's recipes."""
-    from gir.analysis.families import encode_strengths, recipe_targets
-
     targets = [recipe_targets(r) for r in recipes]
     fam = torch.from_numpy(np.stack([t.families for t in targets]))
     clean = torch.tensor([t.clean for t in targets], dtype=torch.float32)
@@ -189,22 +159,11 @@ class Analyze(Objective):
             raise ValueError("gamma, strength_weight and clean_weight must be >= 0")
 
     def build_model(self, model_cfg):
-        from gir.analysis.network import build_analyzer
-
-        try:
-            return build_analyzer(dict(model_cfg))
-        except ConfigError:
-            raise
-        except (KeyError, TypeError, ValueError) as e:
-            raise ConfigError(f"config: model (analyzer): {kwarg_problem(e) if isinstance(e, TypeError) else e}"
-                              ) from None
+        return build_network(model_cfg, build_analyzer)
 
     def losses(self, out: torch.Tensor, fam: torch.Tensor, clean: torch.Tensor, strengths: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per-sample (B) classification and strength losses and the number of strengths each sample has."""
-        from gir.analysis.network import split_outputs
-        from gir.dcpt.losses import binary_focal_loss
-
         fam_logits, clean_logit, reg = split_outputs(out.float())
         cls = binary_focal_loss(fam_logits, fam, self.gamma, reduction="none").sum(1)
         cls = cls + self.clean_weight * binary_focal_loss(clean_logit, clean, self.gamma, reduction="none")
@@ -225,9 +184,6 @@ class Analyze(Objective):
         """Per validation task: mean probability given to its true families (``p_true``), the largest
         probability given to an absent family (``p_false``, mean over images) and accuracy at 0.5 over all
         outputs; ``score`` is the mean accuracy over tasks."""
-        from gir.analysis.families import FAMILIES, recipe_targets
-        from gir.analysis.network import split_outputs
-
         recipes = {name: recipe for name, recipe, _ in val_set.tasks}
         was = model.training
         model.eval()

@@ -1,0 +1,109 @@
+"""The ``denoise`` objective: a noise-level-conditioned denoiser (FFDNet's noise map; the prior of the
+plug-and-play solver, :mod:`gir.restore.pnp`) trained on noise drawn on the fly.
+
+Each clean patch of the batch gets its own noise, drawn in torch from the engine's per-iteration seed (the
+same seed gives the same noise):
+
+* Gaussian (weight ``1 - poisson``): sigma uniform in ``sigma`` (0-255 scale; 0 = a clean patch, which the
+  network must leave alone), i.i.d. per pixel and channel, or one field shared by R, G, B (``gray``);
+* Poisson-Gaussian (weight ``poisson``): photon shot noise Poisson(x * peak) / peak with ``peak``
+  log-uniform in ``peak``, plus Gaussian read noise uniform in ``read`` (the signal-dependent noise of a
+  sensor). The map the network is told is the true per-pixel std sqrt(x / peak + read^2) in half of these
+  samples and its root-mean-square (one number, what a global estimate gives) in the other half.
+
+With probability ``clip`` the noisy patch is clipped to [0, 1] and then, with probability ``quantize``,
+rounded to 8 bits (photos as users have them); otherwise it stays float and unclipped (the published
+protocol of the denoising benchmarks). The network gets ``cond``: the encoded map, sigma / 75 per pixel
+(:data:`gir.models.conditioning.CONDITIONS` ``noise.sigma``).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from gir.training.objectives import OBJECTIVES, Restore, StepResult
+
+SIGMA_SCALE = 75.0  # the encoding of noise.sigma (value / scale)
+
+
+def _uniform(n: int, lo: float, hi: float) -> torch.Tensor:
+    return lo + (hi - lo) * torch.rand(n)
+
+
+def _pair(value, name: str) -> tuple[float, float]:
+    lo, hi = (float(v) for v in value)
+    if not 0 <= lo <= hi:
+        raise ValueError(f"{name} must be [low, high] with 0 <= low <= high, got {list(value)}")
+    return lo, hi
+
+
+def synthesize_noise(gt: torch.Tensor, sigma=(0.0, 75.0), poisson: float = 0.25, peak=(4.0, 300.0),
+                     read=(0.0, 15.0), gray: float = 0.1, clip: float = 0.5, quantize: float = 0.8
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(noisy B x C x H x W, encoded noise map B x 1 x H x W) for a clean float batch ``gt`` in [0, 1], drawn
+    from torch's global generator (see the module docstring for the distribution)."""
+    b, c, h, w = gt.shape
+    gt = gt.float()
+    is_poisson = torch.rand(b) < poisson
+    shared = torch.rand(b) < gray
+    sig = _uniform(b, *sigma) / 255.0
+    lo, hi = peak
+    pk = torch.exp(_uniform(b, math.log(lo), math.log(hi)))
+    rd = _uniform(b, *read) / 255.0
+    field = torch.randn(b, c, h, w)
+    field = torch.where(shared[:, None, None, None], field[:, :1].expand(b, c, h, w), field)
+    gauss = gt + sig[:, None, None, None] * field
+    std_map = sig[:, None, None, None].expand(b, 1, h, w).clone()
+    if is_poisson.any():
+        idx = is_poisson.nonzero()[:, 0]
+        x = gt[idx].clamp_min(0)
+        p = pk[idx][:, None, None, None]
+        r = rd[idx][:, None, None, None]
+        shot = torch.poisson(x * p) / p
+        gauss[idx] = shot + r * torch.randn_like(x)
+        local = (x.mean(1, keepdim=True) / p + r * r).sqrt()
+        rms = local.pow(2).mean((1, 2, 3), keepdim=True).sqrt().expand_as(local)
+        per_pixel = torch.rand(len(idx))[:, None, None, None] < 0.5
+        std_map[idx] = torch.where(per_pixel, local, rms)
+    clipped = torch.rand(b) < clip
+    rounded = clipped & (torch.rand(b) < quantize)
+    noisy = torch.where(clipped[:, None, None, None], gauss.clamp(0, 1), gauss)
+    noisy = torch.where(rounded[:, None, None, None], torch.round(noisy * 255.0) / 255.0, noisy)
+    return noisy, std_map * (255.0 / SIGMA_SCALE)
+
+
+@OBJECTIVES.register("denoise")
+class Denoise(Restore):
+    """GT -> (noise drawn here) -> network with the noise map -> L over GT with the config's ``loss`` terms.
+    The data section supplies clean patches (a mix whose task leaves them clean); validation is
+    :class:`Restore`'s (the recipes' ``noise.sigma`` told to the network)."""
+
+    def __init__(self, sigma=(0.0, 75.0), poisson: float = 0.25, peak=(4.0, 300.0), read=(0.0, 15.0),
+                 gray: float = 0.1, clip: float = 0.5, quantize: float = 0.8):
+        for name, v in (("poisson", poisson), ("gray", gray), ("clip", clip), ("quantize", quantize)):
+            if not 0 <= float(v) <= 1:
+                raise ValueError(f"{name} must be a probability in [0, 1], got {v}")
+        lo, hi = _pair(peak, "peak")
+        if lo <= 0:
+            raise ValueError(f"peak must be > 0, got {list(peak)}")
+        self.kw = dict(sigma=_pair(sigma, "sigma"), poisson=float(poisson), peak=(lo, hi),
+                       read=_pair(read, "read"), gray=float(gray), clip=float(clip), quantize=float(quantize))
+
+    def bind(self, model: nn.Module, loss, device, cfg):
+        super().bind(model, loss, device, cfg)
+        from gir.data.errors import ConfigError
+
+        if not getattr(model, "noise_map", False):
+            raise ConfigError("config: objective denoise needs a noise-map network (e.g. wavelet_unet with "
+                              "noise_map: true, conditions: [noise.sigma])")
+
+    def step(self, net, batch, lq, gt, t, phase=0):
+        noisy, noise_map = synthesize_noise(gt.cpu(), **self.kw)
+        noisy, noise_map = noisy.to(self.device), noise_map.to(self.device)
+        pred = net(noisy, cond=noise_map)
+        total, terms = self.loss(pred, gt)
+        with torch.no_grad():
+            per_sample = (pred.detach().float() - gt).abs().flatten(1).mean(1)
+        return StepResult(total, terms, per_sample, pred)
