@@ -589,3 +589,59 @@ def test_cli_ensemble_restores_with_the_self_ensemble(ckpt, tmp_path):
     assert main(["restore", str(src), "-o", str(out), "--model", str(ckpt), "--ensemble", "4", "-q"]) == 0
     expected = Restorer(ckpt, device="cpu", ensemble=4)(read_image(src))
     assert np.abs(read_image(out).rgb - expected).max() <= 0.5 / 255 + 1e-6
+
+
+def test_restore_gives_back_the_kind_of_image_it_was_given():
+    """Issue 30: gir.restore() takes uint8 / uint16 / float arrays (H x W, H x W x 3, H x W x 4) and PIL images
+    and returns the same kind; the alpha comes back as it went in."""
+    import numpy as np
+    from PIL import Image
+
+    from gir.restore.engine import as_input
+
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (12, 10, 4), dtype=np.uint8)
+    rgb, back = as_input(rgba)
+    assert rgb.shape == (12, 10, 3) and rgb.dtype == np.float32 and rgb.max() <= 1.0
+    out = back(rgb)
+    assert out.dtype == np.uint8 and np.array_equal(out, rgba)
+    gray16 = rng.integers(0, 65536, (9, 7), dtype=np.uint16)
+    g, back = as_input(gray16)
+    assert g.shape == (9, 7, 3) and np.array_equal(back(g), gray16)
+    pil = Image.fromarray(rgba[..., :2].copy(), mode="LA")
+    arr, back = as_input(pil)
+    res = back(arr)
+    assert isinstance(res, Image.Image) and res.mode == "LA" and np.array_equal(np.asarray(res), np.asarray(pil))
+    f = rng.random((5, 6, 3)).astype(np.float32)
+    assert as_input(f)[1](f) is f or np.array_equal(as_input(f)[1](f), f)
+    with pytest.raises(ValueError, match="dtype int64"):
+        as_input(np.zeros((4, 4, 3), np.int64))
+    with pytest.raises(ValueError, match="shape"):
+        as_input(np.zeros((4, 4, 5), np.uint8))
+
+
+def test_gir_restore_on_a_uint8_photo_returns_uint8_of_the_same_shape():
+    import numpy as np
+
+    import gir
+    from conftest import natural_image
+
+    img = (natural_image(48, 56) * 255).round().astype(np.uint8)
+    out = gir.restore(img, model="gir-wunet-cpu", device="cpu")
+    assert out.dtype == np.uint8 and out.shape == img.shape
+    gray = img[..., 0]
+    assert gir.restore(gray, model="gir-wunet-cpu", device="cpu").shape == gray.shape
+
+
+def test_several_inputs_with_an_image_file_as_output_are_refused(tmp_path):
+    """Issue 30: `-o x.png` with several inputs used to make a folder named x.png."""
+    from gir.errors import GirError
+    from gir.restore.files import plan_restore
+
+    for name in ("a.png", "b.png"):
+        PILImage.new("RGB", (8, 8)).save(tmp_path / name)
+    with pytest.raises(GirError, match="several inputs need an output folder"):
+        plan_restore([str(tmp_path / "a.png"), str(tmp_path / "b.png")], tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+    plan, problems, folder = plan_restore([str(tmp_path / "a.png"), str(tmp_path / "b.png")], tmp_path / "out")
+    assert folder == tmp_path / "out" and len(plan) == 2

@@ -81,6 +81,9 @@ def plan_restore(items: list[str], output, fmt: str | None = None
     parsed = parse_format(fmt)
     if out.exists() and not out.is_dir() and not _is_single_file(items):
         raise GirError(f"{out}: exists and is not a folder (several inputs need an output folder)")
+    if not out.exists() and not _is_single_file(items) and out.suffix.lower() in _SUFFIX_FORMAT:
+        raise GirError(f"{out}: several inputs need an output folder, and this names an image file; give a "
+                       f"folder (e.g. {out.with_suffix('')}/)")
     paths, problems = expand_inputs(items)
     if _is_single_file(items):
         dst, write_fmt = plan_single(paths[0], out, parsed)
