@@ -360,8 +360,9 @@ def test_python_api_on_arrays_images_and_paths(ckpt, tmp_path):
     from_path = restore(tmp_path / "p.png", model=ckpt)
     from_image = restore(read_image(tmp_path / "p.png"), model=ckpt)
     assert np.array_equal(from_path, from_image) and np.abs(from_path - out).max() < 1e-3
-    with pytest.raises(ValueError, match="H x W x 3"):
-        restore(img[..., 0], model=ckpt)
+    assert restore(img[..., 0], model=ckpt).shape == img.shape[:2]  # grayscale in, grayscale out (issue 30)
+    with pytest.raises(ValueError, match="H x W x 1-4"):
+        restore(np.zeros((8, 8, 5), np.float32), model=ckpt)
 
 
 def test_models_are_cached_per_file_and_device(ckpt):
