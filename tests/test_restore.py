@@ -598,7 +598,7 @@ def test_restore_gives_back_the_kind_of_image_it_was_given():
     import numpy as np
     from PIL import Image
 
-    from gir.restore.engine import as_input
+    from gir.restore.api import as_input
 
     rng = np.random.default_rng(0)
     rgba = rng.integers(0, 256, (12, 10, 4), dtype=np.uint8)

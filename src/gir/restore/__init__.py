@@ -20,8 +20,9 @@ from __future__ import annotations
 import sys
 import types
 
+from gir.restore.api import restore
 from gir.restore.engine import (DEFAULT_MODEL, WEIGHTS_DIR, Restorer, clear_cache, pick_device, resolve_model,
-                                restore, shipped_models)
+                                shipped_models)
 from gir.restore.files import plan_restore, restore_files
 
 __all__ = ["DEFAULT_MODEL", "WEIGHTS_DIR", "Restorer", "clear_cache", "pick_device", "plan_restore",

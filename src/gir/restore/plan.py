@@ -3,22 +3,14 @@
 :func:`make_plan` is a pure function of the analyzer's :class:`~gir.analysis.analyze.Diagnosis`, the
 available experts and the user's overrides, so it is easy to test and to print (``--explain``).
 
-Rules:
+Rules (the per-family values are rows of :mod:`gir.restore.policy`, with the measurements that set them):
 
 * An expert runs only where one of its families is detected with at least that family's confidence
-  (:data:`MIN_P`; scratch and hole repair need 0.9, as only scanned old photos should get it; blur needs 0.6:
-  at p 0.51 the sharpening expert turned a brick texture that Pillow's bicubic x2 had barely touched from
-  36.1 into 28.4 dB while the analyzer saw the blur go, a harm the verification cannot see. That case is in
-  the held-out benchmark, so its blur rows do not measure a threshold chosen blind. It was 0.7 until a
-  calibration on 150 training photos at random strengths, ``python benchmarks/verify_calibration.py --expert
-  gir-expert-sharpen --family blur ...``: of the 36 steps detected at p 0.5-0.7 the verification kept 11, and
-  none of them harmed, the worst +0.39 dB; 0.6 stays above the brick. Issue 28 replaced the sharpening
-  expert by plug-and-play deblurring with an estimated kernel and kept 0.6 (not re-calibrated for it).
-* A JPEG whose quality is :data:`MILD_JPEG_QUALITY` or more is reported but not restored: its artefacts are
-  below what an expert can remove without also removing detail.
-* Order: undo the last degradation first (:data:`ORDER`): impulses (their samples are exact 0/1 values only
-  before anything else touches them), JPEG, noise, resolution or blur, then the acquisition degradations.
-  One expert that covers several detected families runs once, at the place of the first of them.
+  (``min_p``; the plain detection threshold otherwise), and a family restored only where the photo showed it
+  first (``only_if_first``) is left alone when it appears after a step.
+* A family at or beyond its ``mild`` strength (a JPEG of quality 85 or more) is reported, not restored.
+* Order: undo the last degradation first (:data:`ORDER`). One expert that covers several detected families
+  runs once, at the place of the first of them.
 * A photo with nothing detected gets an empty plan, and comes back with its pixels unchanged.
 """
 from __future__ import annotations
@@ -29,20 +21,11 @@ from typing import Iterable, Mapping, Sequence
 from gir.analysis.analyze import THRESHOLD, Diagnosis
 from gir.analysis.families import FAMILIES
 from gir.errors import GirError
+from gir.restore.policy import ORDER, POLICY, policy
 
-# Undo the last degradation first: the order in which families are restored.
-ORDER = ("impulse", "jpeg", "noise", "resize", "blur", "ringing", "demosaic", "damage", "rain", "raindrop",
-         "snow", "haze", "low_light")
-assert sorted(ORDER) == sorted(FAMILIES), "every family needs a place in the restore order"
-
-# Confidence a family needs before its expert runs (default THRESHOLD).
-MIN_P = {"damage": 0.9, "blur": 0.6}
-# Families restored only where the photo showed them before any step: removing JPEG blocks or noise leaves a
-# smoother image that the analyzer may read as band-limited (scikit-image's `brick`, Pillow JPEG quality 20: p(resize)
-# 0.55 after the JPEG expert, and the band expert then took 4 dB off by inventing texture, a harm the verification
-# could not see: the analyzer saw the resize evidence go).
-ONLY_IF_FIRST = frozenset({"resize", "ringing"})
-MILD_JPEG_QUALITY = 85.0
+# Views of the policy table (gir.restore.policy), kept for their readers.
+MIN_P = {p.family: p.min_p for p in POLICY if p.min_p is not None}
+ONLY_IF_FIRST = frozenset(p.family for p in POLICY if p.only_if_first)
 
 
 @dataclass(frozen=True)
@@ -92,8 +75,8 @@ def parse_families(text: str | Iterable[str] | None, option: str) -> frozenset[s
 
 
 def min_p(family: str, threshold: float = THRESHOLD) -> float:
-    """The confidence ``family`` needs before its expert runs."""
-    return max(threshold, MIN_P.get(family, threshold))
+    """The confidence ``family`` needs before its expert runs (its policy's ``min_p``, at least the threshold)."""
+    return max(threshold, policy(family).min_p or threshold)
 
 
 def _why_not(diag: Diagnosis, family: str, covers: Mapping[str, str], only, skip, need: float) -> str | None:
@@ -105,8 +88,9 @@ def _why_not(diag: Diagnosis, family: str, covers: Mapping[str, str], only, skip
         return "--skip"
     if f.p < need:
         return f"p {f.p:.0%} below the {need:.0%} this family needs"
-    if family == "jpeg" and f.strength.get("quality", 0.0) >= MILD_JPEG_QUALITY:
-        return f"mild (quality {f.strength['quality']:.0f} >= {MILD_JPEG_QUALITY:.0f})"
+    mild = policy(family).mild
+    if mild is not None and f.strength.get(mild[0], float("-inf")) >= mild[1]:
+        return f"mild ({mild[0]} {f.strength[mild[0]]:.0f} >= {mild[1]:.0f})"
     if family not in covers:
         return "no expert for it"
     return None
@@ -138,7 +122,7 @@ def make_plan(diag: Diagnosis, covers: Mapping[str, str], *, only: Sequence[str]
         if f.p < threshold or family in done_set:
             continue
         asked = only_set is not None and family in only_set
-        if first is not None and family in ONLY_IF_FIRST and family not in first and not asked:
+        if first is not None and policy(family).only_if_first and family not in first and not asked:
             skipped[family] = "appeared only after an earlier step (a smoothed photo reads as band-limited)"
             continue
         need = threshold if asked else min_p(family, threshold)

@@ -46,16 +46,19 @@ from typing import Iterable
 import numpy as np
 
 from gir.analysis.analyze import THRESHOLD, Diagnosis
+from gir.restore.policy import POLICY
 
 MIN_DROP = 0.2  # summed probability of the step's families must fall at least this much (or below GONE_BELOW)
-MIN_DROP_FOR = {"resize": 0.05, "ringing": 0.05}  # families whose evidence falls less (see rule 1)
+# Views of the policy table (gir.restore.policy, where each value's measurement is): families whose evidence
+# falls less (rule 1), that change tones (rule 3), whose removal moves clipped means, and what removing one
+# may reveal (rule 2).
+MIN_DROP_FOR = {p.family: p.min_drop for p in POLICY if p.min_drop is not None}
 GONE_BELOW = 0.4  # a family counts as gone below this (not just under the 0.5 threshold: 0.66 -> 0.50 is not gone)
 ABSENT = 0.3  # a family below this before the step counts as absent
 MAX_TONE_SHIFT = 3.0 / 255  # mean |difference| of 16x-downsampled views
-TONAL_FAMILIES = frozenset({"haze", "low_light", "snow"})
-# Brightening a dark photo makes its noise visible: not a degradation the step introduced.
-REVEALS = {"low_light": frozenset({"noise"})}
-CLIPPED_FAMILIES = frozenset({"noise", "impulse"})  # their removal moves the mean of clipped regions
+TONAL_FAMILIES = frozenset(p.family for p in POLICY if p.tonal)
+REVEALS = {p.family: p.reveals for p in POLICY if p.reveals}
+CLIPPED_FAMILIES = frozenset(p.family for p in POLICY if p.clipped)
 CLIP_MARGIN = 0.15
 TONE_SCALE = 16
 CONSISTENT_FACTOR = 1.25  # rule 0: residual RMS at most this times the noise level ...

@@ -1,0 +1,73 @@
+"""The per-family policy of `gir restore`: one row per degradation family, in the order the plan undoes them.
+
+Everything the plan (:mod:`gir.restore.plan`) and the verification (:mod:`gir.restore.verify`) treat
+differently per family is a field of a row here, with the measurement that set it; those modules hold no
+per-family numbers of their own. Which expert restores a family is the experts' side
+(:data:`gir.restore.experts.SHIPPED` names the families each expert restores).
+
+* order: undo the last degradation first. Impulses (their samples are exact 0/1 values only before anything
+  else touches them), JPEG, noise, then resolution or blur, then the acquisition-time degradations.
+* ``min_p``: the confidence a family needs before its expert runs (None: the detection threshold).
+  - Scratch and hole repair need 0.9: only scanned old photos should get it.
+  - Blur needs 0.6. At p 0.51 the old sharpening network turned a brick texture that Pillow's bicubic x2 had
+    barely touched from 36.1 into 28.4 dB (held-out benchmark). A calibration on 150 training photos moved
+    it from 0.7 to 0.6 (``benchmarks/verify_calibration.py``): of 36 steps at p 0.5-0.7 the verification kept
+    11, the worst +0.39 dB. Issue 28's plug-and-play deblurring kept 0.6, not re-calibrated.
+* ``only_if_first``: restored only where the photo showed the family before any step. Removing JPEG blocks
+  or noise leaves a smoother image that reads as band-limited: on `brick` after the JPEG expert p(resize) was
+  0.55, and the band expert took 4 dB off.
+* ``mild``: (strength, value). At or above the value the family is reported, not restored: a JPEG of quality
+  85 or more has artefacts below what an expert removes without removing detail.
+* ``min_drop``: the fall in the analyzer's probability that shows a step helped (None: the verification's
+  default). Down-sampling and ringing fall only 0.05-0.2 when the band expert restores them; calibrated on
+  training photos (``benchmarks/verify_calibration.py``), from 0.05 on no kept step harmed (worst -0.04 dB).
+* ``tonal``: the family changes tones (haze, low light, snow), so the tone check does not apply.
+* ``clipped``: removing it moves the mean of clipped regions (noise clipped at 0 and 1), so the tone check
+  leaves out cells near black and white when the expert has no model of the clipping.
+* ``reveals``: families its removal may reveal without introducing them (brightening shows noise).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gir.analysis.families import FAMILIES
+
+
+@dataclass(frozen=True)
+class FamilyPolicy:
+    """One family's row (see the module docstring for each field)."""
+
+    family: str
+    min_p: float | None = None
+    only_if_first: bool = False
+    mild: tuple[str, float] | None = None
+    min_drop: float | None = None
+    tonal: bool = False
+    clipped: bool = False
+    reveals: frozenset[str] = frozenset()
+
+
+POLICY: tuple[FamilyPolicy, ...] = (
+    FamilyPolicy("impulse", clipped=True),
+    FamilyPolicy("jpeg", mild=("quality", 85.0)),
+    FamilyPolicy("noise", clipped=True),
+    FamilyPolicy("resize", only_if_first=True, min_drop=0.05),
+    FamilyPolicy("blur", min_p=0.6),
+    FamilyPolicy("ringing", only_if_first=True, min_drop=0.05),
+    FamilyPolicy("demosaic"),
+    FamilyPolicy("damage", min_p=0.9),
+    FamilyPolicy("rain"),
+    FamilyPolicy("raindrop"),
+    FamilyPolicy("snow", tonal=True),
+    FamilyPolicy("haze", tonal=True),
+    FamilyPolicy("low_light", tonal=True, reveals=frozenset({"noise"})),
+)
+BY_FAMILY: dict[str, FamilyPolicy] = {p.family: p for p in POLICY}
+ORDER: tuple[str, ...] = tuple(p.family for p in POLICY)
+if sorted(ORDER) != sorted(FAMILIES):  # pragma: no cover - a new family must get a row
+    raise RuntimeError("gir.restore.policy: every degradation family needs exactly one row")
+
+
+def policy(family: str) -> FamilyPolicy:
+    """The row of ``family``."""
+    return BY_FAMILY[family]
