@@ -75,10 +75,10 @@ def task_values(lq, recipe) -> dict[str, float]:
 
 
 def measured_values(lq, recipe) -> dict[str, float]:
-    """The strengths `gir restore` measures on ``lq`` (:func:`gir.restore.pipeline.diagnose`; the shipped
+    """The strengths `gir restore` measures on ``lq`` (:func:`gir.analysis.analyze.diagnose`; the shipped
     analyzer, which :func:`gir.analysis.analyze.get_analyzer` loads once)."""
     from gir.analysis.analyze import get_analyzer
-    from gir.restore.pipeline import diagnose
+    from gir.analysis.analyze import diagnose
 
     return diagnose(get_analyzer(), lq)[1].strengths()
 

@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     from gir.degradations import Recipe
     from gir.metrics import psnr
     from gir.restore.engine import Restorer
-    from gir.restore.pipeline import diagnose
+    from gir.analysis.analyze import diagnose
     from gir.restore.verify import verify
 
     shared = shared_or_skip(args.threads)

@@ -349,3 +349,26 @@ def test_a_later_step_is_told_the_noise_an_earlier_kept_step_left():
     jpeg = Step("jpeg", ("jpeg",), {"jpeg": 0.9}, {"jpeg.quality": 40.0})
     assert left_behind(jpeg, x, x + 4 / 255) == pytest.approx(4.0, rel=1e-3)
     assert left_behind(jpeg, x, x, earlier=3.0) == 3.0
+
+
+def test_gir_analyze_and_restore_explain_report_the_same_diagnosis(tmp_path, capsys):
+    """Issue 30: a PNG of a decoded JPEG read JPEG quality 37 in `gir analyze` and 8 in `--explain`; both now
+    take the diagnosis from gir.analysis.analyze.diagnose (the pixels' quantiser lattice included)."""
+    import io
+
+    from PIL import Image
+
+    from conftest import natural_image
+    from gir.cli import main
+
+    img = (natural_image(96, 128, seed=4) * 255).round().astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="JPEG", quality=25)
+    buf.seek(0)
+    src = tmp_path / "decoded.png"
+    Image.open(buf).convert("RGB").save(src)
+    assert main(["analyze", str(src), "--json"]) == 0
+    analyzed = json.loads(capsys.readouterr().out)[0]["degradations"]["jpeg"]
+    outcome = Pipeline(device="cpu").run(src)
+    explained = outcome.diagnosis.to_dict()["degradations"]["jpeg"]
+    assert analyzed == explained and "lattice" in analyzed["source"]

@@ -15,6 +15,7 @@ compressed hard, then re-saved at high quality). Each :class:`Finding` says wher
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from gir.analysis.families import FAMILIES, STRENGTH_OF, STRENGTHS, decode_strength
-from gir.analysis.jpeg_tables import read_jpeg_tables, table_quality_confidence
+from gir.analysis.jpeg_tables import quality_from_pixels, read_jpeg_tables, table_quality_confidence
 from gir.errors import GirError
 from gir.io import Image, read_image
 from gir.models.shipped import shipped_path
@@ -297,8 +298,35 @@ def analyze(image, analyzer=None, *, device: str = "cpu", crops: int = CROPS, jp
     return analyzer(image, jpeg=jpeg)
 
 
+def diagnose(analyzer, rgb: np.ndarray, *, file: str | None = None, jpeg=None) -> tuple[Diagnosis, Diagnosis]:
+    """(the pixel analysis, the diagnosis) of an image (float32 HxWx3 in [0, 1]): what `gir analyze` reports and
+    what `gir restore` plans from, the same for both.
+
+    ``jpeg``: the file's quantisation tables; without them, the tables that the pixels' quantiser lattice
+    shows, if any (:func:`gir.analysis.jpeg_tables.quality_from_pixels`: a decoded JPEG saved as PNG).
+    Verification compares pixels with pixels, so the pixel analysis is kept apart; the diagnosis also uses the
+    tables (they describe the input, not the pixels after a step), fused into a copy of it
+    (:func:`fuse_jpeg_tables`)."""
+    if jpeg is None:
+        jpeg = quality_from_pixels(rgb)
+    seen = analyzer(rgb, file=file)
+    if jpeg is None:
+        return seen, seen
+    diagnosis = copy.deepcopy(seen)
+    fuse_jpeg_tables(diagnosis, jpeg)
+    return seen, diagnosis
+
+
+def diagnose_file(analyzer, image, file: str | None = None) -> Diagnosis:
+    """The diagnosis of an image file (or array, or :class:`gir.io.Image`) as :func:`diagnose` makes it:
+    `gir analyze`, `gir serve`'s ``/v1/analyze`` and `gir restore --explain` report the same one."""
+    rgb, file, jpeg = load_input(image, file)
+    return diagnose(analyzer, rgb, file=file, jpeg=jpeg)[1]
+
+
 def diagnosis_json(diags: list[Diagnosis]) -> str:
     return json.dumps([d.to_dict() for d in diags], indent=2)
 
 
-__all__ = ["Analyzer", "Calibration", "Diagnosis", "Finding", "analyze", "asdict", "crop_grid", "get_analyzer"]
+__all__ = ["Analyzer", "Calibration", "Diagnosis", "Finding", "analyze", "asdict", "crop_grid", "diagnose",
+           "diagnose_file", "get_analyzer"]

@@ -41,7 +41,7 @@ def _full_table(diags) -> str:
 
 
 def cmd_analyze(args) -> int:
-    from gir.analysis.analyze import diagnosis_json, get_analyzer
+    from gir.analysis.analyze import diagnose_file, diagnosis_json, get_analyzer
     from gir.batch import BatchReport, expand_inputs
 
     files, problems = expand_inputs(args.inputs)
@@ -53,7 +53,7 @@ def cmd_analyze(args) -> int:
     width = max([4] + [len(str(p)) for p in files])
     for path in files:
         try:
-            d = analyzer(str(path))
+            d = diagnose_file(analyzer, str(path))  # the diagnosis `gir restore --explain` shows
         except GirError as e:
             report.fail(str(e))
             continue

@@ -15,14 +15,13 @@
 """
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from gir.analysis.analyze import THRESHOLD, Diagnosis, get_analyzer
+from gir.analysis.analyze import THRESHOLD, Diagnosis, diagnose, get_analyzer  # noqa: F401 (diagnose: its old home)
 from gir.errors import GirError
 from gir.metrics import psnr
 from gir.restore.experts import Expert, coverage, shipped_experts
@@ -94,26 +93,6 @@ class Outcome:
             lines.append(f"  then left alone: {family} ({why})")
         lines.append(f"  total {self.seconds:.2f} s")
         return "\n".join(lines)
-
-
-def diagnose(analyzer, rgb: np.ndarray, *, file: str | None = None, jpeg=None) -> tuple[Diagnosis, Diagnosis]:
-    """(the pixel analysis, the diagnosis the plan is made from) of an image (float32 HxWx3 in [0, 1]).
-
-    ``jpeg``: the file's quantisation tables; without them, the tables that the pixels' quantiser lattice
-    shows, if any (:func:`gir.analysis.jpeg_tables.quality_from_pixels`). Verification compares pixels with
-    pixels, so the pixel analysis is kept apart; the plan also uses the tables (they describe the input, not
-    the pixels after a step), fused into a copy of it (:func:`gir.analysis.analyze.fuse_jpeg_tables`)."""
-    from gir.analysis.analyze import fuse_jpeg_tables
-    from gir.analysis.jpeg_tables import quality_from_pixels
-
-    if jpeg is None:
-        jpeg = quality_from_pixels(rgb)
-    seen = analyzer(rgb, file=file)
-    if jpeg is None:
-        return seen, seen
-    diagnosis = copy.deepcopy(seen)
-    fuse_jpeg_tables(diagnosis, jpeg)
-    return seen, diagnosis
 
 
 # The noise a kept denoising step leaves, as a fraction of the sigma it removed: the denoiser's error std

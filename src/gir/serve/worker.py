@@ -63,10 +63,10 @@ def restore_job(folder: str, input_name: str, name: str, options: dict) -> dict:
 def analyze_job(folder: str, input_name: str, name: str) -> list:
     """``gir analyze --json`` of ``folder/input_name`` (the same analyzer and defaults, the same JSON), with the
     client's file name as ``file``."""
-    from gir.analysis.analyze import diagnosis_json, get_analyzer
+    from gir.analysis.analyze import diagnose_file, diagnosis_json, get_analyzer
 
     os.chdir(folder)
-    diagnosis = get_analyzer()(input_name, file=name)
+    diagnosis = diagnose_file(get_analyzer(), input_name, file=name)
     return json.loads(diagnosis_json([diagnosis]))
 
 
