@@ -8,15 +8,18 @@ load their weights on first use.
 The shipped set (:data:`SHIPPED`), first expert to name a family wins:
 
 * ``impulse``: the switching median repair of salt-and-pepper samples (:mod:`gir.restore.impulse`);
-* ``jpeg``, ``noise``, ``sharpen`` (blur), ``band`` (resize, ringing): wavelet U-Nets trained here, one per
-  group (``configs/experts/*.yaml``; weights ``gir/weights/gir-expert-*.safetensors`` with a card each). The JPEG
+* ``jpeg`` and ``band`` (resize, ringing): wavelet U-Nets trained here, one per group
+  (``configs/experts/*.yaml``; weights ``gir/weights/gir-expert-*.safetensors`` with a card each). The JPEG
   expert is conditioned on the quality (:mod:`gir.models.conditioning`), which the plan's step gives it from
-  the analysis (a JPEG file's tables, else the pixels' quantiser lattice, else the analyzer's estimate). The
-  sharpening expert was trained on blur and down-up sampling together, but it is routed for blur only: on x2
-  down-up sampling it measured below its input (Set14 validation 26.19 against 26.47 dB; held-out bicubic x2
-  -0.58 dB). Down-sampling and ringing share the ``band`` expert: the analyzer calls photos band-limited by
-  ringing's sinc filter resized too (p 0.5-0.9), and an expert trained on down-up sampling alone sharpened
-  those by -0.4 dB on average; one trained on both helps both (``benchmarks/resize_routing.py``);
+  the analysis (a JPEG file's tables, else the pixels' quantiser lattice, else the analyzer's estimate).
+  Down-sampling and ringing share the ``band`` expert: the analyzer calls photos band-limited by ringing's
+  sinc filter resized too (p 0.5-0.9), and an expert trained on down-up sampling alone sharpened those by
+  -0.4 dB on average; one trained on both helps both (``benchmarks/resize_routing.py``);
+* ``denoise`` (:class:`DenoiserExpert`): ``gir-denoiser``, told the noise level the analysis measured;
+* ``deblur`` (:class:`DeblurExpert`): plug-and-play deconvolution (:mod:`gir.restore.pnp`) with the same
+  denoiser as its prior and the kernel estimated from the photo (:mod:`gir.analysis.kernel`). Both carry
+  a model of their degradation (:meth:`Expert.observe`), so verification also judges them by consistency.
+  They replaced issue 21's blind ``noise`` and ``sharpen`` networks (issue 28; ``benchmarks/RESULTS.md``);
 * ``general``: the previous single blind network ``gir-wunet-cpu``, for the families no specialist covers yet
   (demosaicking, scratches, rain, raindrops, snow, haze, low light). It runs only where the analyzer
   detects one of them, and the verification step undoes it where it did not help.

@@ -11,7 +11,7 @@ After an expert runs, the output is analysed again and compared with the analysi
    from a drop of 0.05 on, no kept step harmed, the worst -0.04 dB);
 2. **it introduced a degradation**: a family that was absent before (p < :data:`ABSENT`) is detected after it
    (p >= the threshold) and is not one the plan restores later (``later``): a denoiser that erases texture
-   shows up as blur, which the sharpening expert may legitimately reveal only when it comes later; noise
+   shows up as blur, which the deblurring expert may legitimately reveal only when it comes later; noise
    revealed by brightening a dark photo (:data:`REVEALS`) is not counted;
 3. **it shifted tones**: for experts whose families do not change tones (all but haze, low light and snow),
    the mean absolute difference of the two images' 16x-area-downsampled views exceeds
