@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from _report import emit  # benchmarks/ is on sys.path when a script here runs
+from gir.utils.net import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -321,14 +322,8 @@ def _fields_only() -> tuple[bytes, dict]:
 
 
 # ---------------------------------------------------------------------------------------------- server
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
 def start_server(args, temp: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
+    port = free_port(HOST)
     cmd = [sys.executable, "-m", "gir.cli", "serve", "--host", HOST, "--port", str(port), "--workers",
            str(args.workers), "--threads", str(args.threads), "--queue", str(args.queue), "--max-upload-mb",
            str(args.max_upload_mb), "--temp-dir", str(temp), "--log-level", "warning"]

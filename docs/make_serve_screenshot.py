@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,16 +17,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from gir.serve.browser import headless_chromium
+from gir.utils.net import free_port
+
 REPO = Path(__file__).resolve().parents[1]
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--window-size=1200,1320")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(port: int) -> subprocess.Popen:
@@ -45,8 +38,6 @@ def start_server(port: int) -> subprocess.Popen:
 
 
 def main() -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -56,11 +47,7 @@ def main() -> None:
     port = free_port()
     server = start_server(port)
     profile = tempfile.mkdtemp(prefix="gir-shot-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver = headless_chromium(Path(profile), window="1200,1320", flags=("--hide-scrollbars",))
     try:
         driver.get(f"http://127.0.0.1:{port}/")
         WebDriverWait(driver, 30).until(lambda d: "worker" in d.find_element(By.ID, "server-status").text)

@@ -488,7 +488,7 @@ def test_missing_default_weights_is_a_one_line_error(tmp_path, monkeypatch, caps
     line = _one_error_line(capsys)
     assert "gir-analyzer" in line and "--model" in line
     assert not (tmp_path / "out").exists()
-    with pytest.raises(GirError, match=engine.DEFAULT_MODEL):  # a bare Restorer runs the default network
+    with pytest.raises(GirError, match=shipped.DEFAULT_MODEL):  # a bare Restorer runs the default network
         engine.Restorer(None, device="cpu")
 
 

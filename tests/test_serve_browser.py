@@ -8,8 +8,6 @@ installs them) and the serve and test extras; skips with the reason otherwise.
 from __future__ import annotations
 
 import re
-import shutil
-import socket
 import threading
 import time
 from pathlib import Path
@@ -23,22 +21,14 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium: pi
 
 from conftest import REPO  # noqa: E402
 from gir.serve.app import create_app  # noqa: E402
+from gir.serve.browser import chromium_paths, headless_chromium  # noqa: E402
 from gir.serve.config import ServeConfig  # noqa: E402
+from gir.utils.net import free_port  # noqa: E402
 
-CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
-CHROMEDRIVER = shutil.which("chromedriver")
+CHROMIUM, CHROMEDRIVER = chromium_paths()
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None or CHROMEDRIVER is None,
     reason="needs Chromium and its driver: apt-get install -y chromium chromium-driver (Debian)")
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1200,1000")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveServer:
@@ -71,18 +61,7 @@ class LiveServer:
 
 def chromium(download_dir: Path, user_data: Path):
     """Headless Chromium with a fresh profile, downloading into ``download_dir`` without asking."""
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={user_data}")
-    options.add_experimental_option("prefs", {"download.default_directory": str(download_dir),
-                                              "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)})
-    return driver
+    return headless_chromium(user_data, download_dir=download_dir)
 
 
 def noisy_photo(path: Path) -> Path:

@@ -123,20 +123,11 @@ def motion_kernel_for(length: float, angle: float) -> np.ndarray:
     return motion_kernel(length, angle).astype(np.float64)
 
 
-def edge_sigma(g: np.ndarray, reblur: float = REBLUR_SIGMA, quantile: float = 0.97) -> tuple[float, int]:
-    """(the edge width sigma of luma ``g`` by the re-blur ratio, number of edge pixels used); the edges are
-    the pixels whose gradient magnitude is a local maximum across the edge and above the ``quantile`` of all
-    gradient magnitudes."""
-    sig, _ = edge_widths(g, reblur, quantile)
-    return (float(np.median(sig)), int(sig.size)) if sig.size >= 20 else (0.0, int(sig.size))
-
-
-def edge_anisotropy(g: np.ndarray, reblur: float = REBLUR_SIGMA, quantile: float = 0.97, bins: int = 4,
-                    min_count: int = 15) -> float:
+def edge_anisotropy(sig: np.ndarray, ang: np.ndarray, bins: int = 4, min_count: int = 15) -> float:
     """The largest over the smallest median edge width among edges grouped by direction (``bins`` groups of
-    gradient angle): about 1 for a Gaussian blur, which widens every edge alike; large for motion blur, which
-    widens the edges across its direction only. 1.0 when fewer than two groups have ``min_count`` edges."""
-    sig, ang = edge_widths(g, reblur, quantile)
+    gradient angle; ``sig`` and ``ang`` from :func:`edge_widths`): about 1 for a Gaussian blur, which widens
+    every edge alike; large for motion blur, which widens the edges across its direction only. 1.0 when fewer
+    than two groups have ``min_count`` edges."""
     width = 180.0 / bins
     group = ((ang + width / 2) // width).astype(int) % bins
     medians = [float(np.median(sig[group == b])) for b in range(bins) if (group == b).sum() >= min_count]
@@ -145,8 +136,9 @@ def edge_anisotropy(g: np.ndarray, reblur: float = REBLUR_SIGMA, quantile: float
 
 def edge_widths(g: np.ndarray, reblur: float = REBLUR_SIGMA, quantile: float = 0.97
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per edge pixel (see :func:`edge_sigma`): the re-blur width sigma and the gradient angle (degrees,
-    0-180)."""
+    """Per edge pixel of luma ``g``: the edge width sigma by the re-blur ratio and the gradient angle (degrees,
+    0-180). The edges are the pixels whose gradient magnitude is a local maximum across the edge and above
+    the ``quantile`` of all gradient magnitudes; their median width is the Gaussian estimate."""
     import cv2
 
     gx, gy = _gradients(g)
@@ -237,22 +229,30 @@ def estimate_motion(g: np.ndarray, step: float = 5.0) -> dict[str, float]:
     return {"angle": angle % 180.0, "length": length + 1.0, "depth": depth, "cross": cross, "anisotropy": aniso}
 
 
-def estimate_kernel(rgb: np.ndarray, max_side: int = 512) -> KernelEstimate:
+KERNEL_VIEW = 512  # the side of the centre crop a kernel is estimated on (the blur is the same everywhere)
+
+
+def kernel_view(rgb: np.ndarray, max_side: int = KERNEL_VIEW) -> np.ndarray:
+    """The centre crop (at most ``max_side`` px a side) that :func:`estimate_kernel` judges: what a caller
+    needs to prepare (denoise) and no more."""
+    h, w = rgb.shape[:2]
+    top, left = max(0, (h - max_side) // 2), max(0, (w - max_side) // 2)
+    return rgb[top:top + max_side, left:left + max_side]
+
+
+def estimate_kernel(rgb: np.ndarray, max_side: int = KERNEL_VIEW) -> KernelEstimate:
     """The blur of an image (float H x W x 3 or H x W in [0, 1]; denoise a noisy one first): a motion kernel
     where the derivative's autocorrelation shows a clear ramp length along an anisotropic direction, else a
     Gaussian whose width is the re-blur ratio's at edges where edges of every direction are about as wide
     (:data:`MAX_EDGE_ANISOTROPY`; else "anisotropic", no kernel), else "none" (sharp). Large images are judged on a
     centre crop of ``max_side`` px."""
-    g = _luma(rgb)
-    h, w = g.shape
-    if max(h, w) > max_side:
-        top, left = max(0, (h - max_side) // 2), max(0, (w - max_side) // 2)
-        g = g[top:top + max_side, left:left + max_side]
-    g = np.ascontiguousarray(g, dtype=np.float32)
+    g = np.ascontiguousarray(_luma(kernel_view(rgb, max_side)), dtype=np.float32)
     motion = estimate_motion(g)
-    sigma_edges, n_edges = edge_sigma(g)
-    sigma = float(sigma_edges)
-    aniso = edge_anisotropy(g)
+    widths, angles = edge_widths(g)
+    n_edges = int(widths.size)
+    sigma_edges = float(np.median(widths)) if n_edges >= 20 else 0.0
+    sigma = sigma_edges
+    aniso = edge_anisotropy(widths, angles)
     evidence = {"edge_sigma": sigma_edges, "edges": n_edges, "edge_anisotropy": aniso,
                 **{f"motion_{k}": v for k, v in motion.items()}}
     if (motion["depth"] >= MOTION_MIN_DEPTH and motion["cross"] <= MOTION_MAX_CROSS

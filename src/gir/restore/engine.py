@@ -16,7 +16,7 @@ from torch import nn
 from gir.errors import GirError
 from gir.models.base import CONTEXT_THUMBNAIL, view_grid
 from gir.models.descriptor import ModelDescriptor, describe_model
-from gir.models.shipped import DEFAULT_MODEL, WEIGHTS_DIR, WEIGHTS_SUFFIX, resolve_model, shipped_models  # noqa: F401
+from gir.models.shipped import resolve_model
 from gir.restore import memory
 from gir.restore.impulse import ImpulseStats, repair_impulses
 from gir.restore.tiling import TileGrid, round_down, round_up, run_tiled

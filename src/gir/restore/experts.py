@@ -38,6 +38,11 @@ from gir.errors import GirError
 Image = np.ndarray
 
 
+def _sigma(strengths: Mapping[str, float] | None) -> float:
+    """The noise level (0-255) a step was planned with (``noise.sigma``; 0 when none was measured)."""
+    return float((strengths or {}).get("noise.sigma", 0.0) or 0.0)
+
+
 @dataclass
 class Expert:
     """A restorer for ``families``. ``kind``: ``network`` or ``classical``; ``about``: one line for
@@ -65,8 +70,9 @@ class Expert:
         return None
 
     def noise_level(self, strengths: Mapping[str, float] | None = None) -> float:
-        """The std (0-255) of what :meth:`observe` leaves unexplained in a correct result: the noise."""
-        return 0.0
+        """The std (0-255) of what :meth:`observe` leaves unexplained in a correct result: the noise the
+        step was planned with (``noise.sigma``)."""
+        return _sigma(strengths)
 
     def note(self) -> str:
         """One line about the last run for ``--explain`` (e.g. the kernel a deblurring expert estimated)."""
@@ -110,11 +116,6 @@ class NetworkExpert(Expert):
         return self.restorer.passes(height, width)
 
 
-def _sigma(strengths: Mapping[str, float] | None) -> float:
-    """The noise level (0-255) a step was planned with (``noise.sigma``; 0 when none was measured)."""
-    return float((strengths or {}).get("noise.sigma", 0.0) or 0.0)
-
-
 @dataclass
 class DenoiserExpert(NetworkExpert):
     """The noise-level-conditioned denoiser (``gir-denoiser``) told the noise level the analysis measured
@@ -130,9 +131,6 @@ class DenoiserExpert(NetworkExpert):
         from gir.restore.operators import expected_clipped
 
         return expected_clipped(restored, _sigma(strengths))
-
-    def noise_level(self, strengths=None):
-        return _sigma(strengths)
 
 
 @dataclass
@@ -161,10 +159,10 @@ class DeblurExpert(Expert):
     def _kernel(self, rgb: Image, sigma: float):
         if self.kernel is not None:
             return np.asarray(self.kernel, dtype=np.float64), "the given kernel"
-        from gir.analysis.kernel import estimate_kernel
+        from gir.analysis.kernel import estimate_kernel, kernel_view
 
-        view = self.prior(rgb, sigma) if sigma > 2.0 else rgb
-        est = estimate_kernel(view)
+        view = kernel_view(rgb)  # only what the estimate reads is denoised
+        est = estimate_kernel(self.prior(view, sigma) if sigma > 2.0 else view)
         return est.kernel, est.describe()
 
     def __call__(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
@@ -188,9 +186,6 @@ class DeblurExpert(Expert):
         if self._operator is None:
             return None
         return expected_clipped(self._operator.forward(restored), _sigma(strengths))
-
-    def noise_level(self, strengths=None):
-        return _sigma(strengths)
 
     def note(self) -> str:
         return self._note

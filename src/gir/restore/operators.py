@@ -46,16 +46,17 @@ def check_kernel(kernel, shape: tuple[int, int] | None = None, where: str = "ker
     return k / total
 
 
-def kernel_otf(kernel: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def kernel_otf(kernel: np.ndarray, shape: tuple[int, int], full: bool = False) -> np.ndarray:
     """The optical transfer function of ``kernel`` (centred, any size) for circular convolution on an image
-    of ``shape``: the FFT of the kernel placed with its centre at (0, 0). H x (W // 2 + 1), complex."""
+    of ``shape``: the FFT of the kernel placed with its centre at (0, 0). H x (W // 2 + 1) complex64 (the
+    real FFT), or with ``full`` H x W complex128."""
     from scipy import fft
 
     kh, kw = kernel.shape
     psf = np.zeros(shape, dtype=np.float64)
     psf[:kh, :kw] = kernel
     psf = np.roll(psf, (-(kh // 2), -(kw // 2)), axis=(0, 1))
-    return fft.rfft2(psf).astype(np.complex64)
+    return fft.fft2(psf) if full else fft.rfft2(psf).astype(np.complex64)
 
 
 def _pad(img: Image, p: int) -> Image:
@@ -175,14 +176,8 @@ class Downsample(Operator):
         self._otf: dict[tuple[int, int], np.ndarray] = {}
 
     def _full_otf(self, shape: tuple[int, int]) -> np.ndarray:
-        from scipy import fft
-
         if shape not in self._otf:
-            kh, kw = self.kernel.shape
-            psf = np.zeros(shape)
-            psf[:kh, :kw] = self.kernel
-            psf = np.roll(psf, (-(kh // 2), -(kw // 2)), axis=(0, 1))
-            self._otf[shape] = fft.fft2(psf)
+            self._otf[shape] = kernel_otf(self.kernel, shape, full=True)
         return self._otf[shape]
 
     def forward(self, x: Image) -> Image:

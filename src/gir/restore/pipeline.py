@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from gir.analysis.analyze import THRESHOLD, Diagnosis, diagnose, get_analyzer  # noqa: F401 (diagnose: its old home)
+from gir.analysis.analyze import THRESHOLD, Diagnosis, diagnose, get_analyzer
 from gir.errors import GirError
 from gir.metrics import psnr
 from gir.restore.experts import Expert, coverage, shipped_experts

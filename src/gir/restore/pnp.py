@@ -75,10 +75,10 @@ def solve(y: np.ndarray, operator: Operator, prior: Prior, noise: float, schedul
 def residual(y: np.ndarray, x: np.ndarray, operator: Operator, border: int = 0) -> float:
     """RMS of ``y - A(x)`` on the 0-255 scale (inside ``border`` pixels): how well a result explains its
     input. A correct restoration leaves about the input's noise std."""
-    r = (np.asarray(y, np.float64) - operator.forward(np.asarray(x, np.float32))) * 255.0
-    if border:
-        r = r[border:-border, border:-border]
-    return float(np.sqrt(np.mean(r ** 2)))
+    from gir.restore.verify import residual_rms
+
+    inside = (slice(border, -border), slice(border, -border)) if border else (slice(None), slice(None))
+    return residual_rms(np.asarray(y)[inside], operator.forward(np.asarray(x, np.float32))[inside])
 
 
 def denoiser_prior(model=DENOISER, *, device="cpu", tile="auto", half: bool = True, restorer=None) -> Prior:

@@ -7,7 +7,6 @@ saves; every rank trains on its own sample indices.
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,8 +105,3 @@ def gather_objects(obj: Any, info: DistInfo) -> list[Any]:
     return out
 
 
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1 (for MASTER_PORT in single-machine launches and tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
