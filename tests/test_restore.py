@@ -17,7 +17,7 @@ from gir.io import read_image, write_image
 from gir.metrics import psnr
 from gir.models import build_model, save_checkpoint, shipped
 from gir.models.base import RestorationNet
-from gir.restore import Restorer, engine, restore
+from gir.restore import Restorer, engine, ensemble, loading, restore
 from gir.restore.tiling import TileGrid, edge_indices, run_tiled
 
 from conftest import natural_image
@@ -366,7 +366,7 @@ def test_python_api_on_arrays_images_and_paths(ckpt, tmp_path):
 
 
 def test_models_are_cached_per_file_and_device(ckpt):
-    engine.clear_cache()
+    loading.clear_cache()
     a = Restorer(ckpt, device="cpu").model
     assert Restorer(str(ckpt), device="cpu").model is a
 
@@ -549,9 +549,9 @@ def test_cli_repairs_impulse_noise_first_and_says_so_unless_told_not_to(ckpt, tm
 # ------------------------------------------------------------------------------------- self-ensemble
 def test_self_ensemble_undoes_each_transform_and_averages():
     rgb = natural_image(21, 34, seed=3)
-    np.testing.assert_allclose(engine.self_ensemble(rgb, lambda x: x, 8), rgb, atol=1e-6)  # equivariant: unchanged
+    np.testing.assert_allclose(ensemble.self_ensemble(rgb, lambda x: x, 8), rgb, atol=1e-6)  # equivariant: unchanged
     ramp = lambda x: np.clip(x + np.linspace(0, 0.1, x.shape[1], dtype=np.float32)[None, :, None], 0, 1)
-    out = engine.self_ensemble(rgb * 0.5, ramp, 2)  # left-right: the ramp and its mirror average to a constant
+    out = ensemble.self_ensemble(rgb * 0.5, ramp, 2)  # left-right: the ramp and its mirror average to a constant
     assert out.shape == rgb.shape
     bias = out - rgb * 0.5
     assert np.ptp(bias[:, :21]) < 0.01  # the first 21 columns: away from the edge padding to 48
@@ -563,21 +563,21 @@ def test_restorer_ensemble_runs_every_transform_through_the_network():
     ens = Restorer(net, device="cpu", tile=0, impulse_repair=False, ensemble=4)
     out = ens(noisy)
     assert out.shape == noisy.shape and out.dtype == np.float32 and "self-ensemble x4" in ens.describe()
-    np.testing.assert_allclose(out, engine.self_ensemble(noisy, plain, 4), atol=1e-6)
+    np.testing.assert_allclose(out, ensemble.self_ensemble(noisy, plain, 4), atol=1e-6)
     assert np.abs(out - plain(noisy)).max() > 1e-3  # this network is not flip-equivariant: the passes differ
     with pytest.raises(GirError, match="ensemble must be auto or one of 1, 2, 4, 8"):
         Restorer(net, device="cpu", ensemble=3)
 
 
 def test_auto_ensemble_spends_at_most_one_megapixel_of_passes():
-    assert [engine.auto_passes(n) for n in (4_000_000, 1_000_000, 600_000, 500_000, 250_000, 10_000)] == [
+    assert [ensemble.auto_passes(n) for n in (4_000_000, 1_000_000, 600_000, 500_000, 250_000, 10_000)] == [
         1, 1, 1, 2, 4, 4]  # at most 4 passes, however small the photo
     net, (_, noisy) = _conv_net(), _noisy_pair(37, 45, 5)
     auto = Restorer(net, device="cpu", tile=0, impulse_repair=False, ensemble="auto")
     four = Restorer(net, device="cpu", tile=0, impulse_repair=False, ensemble=4)
     assert auto.passes(37, 45) == 4 and auto.passes(1000, 1000) == 1 and "auto" in auto.describe()
     np.testing.assert_array_equal(auto(noisy), four(noisy))
-    assert engine.parse_ensemble(" Auto ") == "auto" and engine.parse_ensemble("2") == 2
+    assert ensemble.parse_ensemble(" Auto ") == "auto" and ensemble.parse_ensemble("2") == 2
     from gir.restore.experts import NetworkExpert
 
     expert = NetworkExpert("n", ("noise",), "network", "", model=net, options={"device": "cpu", "ensemble": "auto"})

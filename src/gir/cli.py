@@ -152,7 +152,7 @@ def cmd_restore(args) -> int:
                            progress=not args.quiet, log=None if args.quiet else _stderr_line,
                            impulse_repair=args.impulse_repair, only=args.only, skip=args.skip,
                            explain=args.explain, write_json=args.json, ensemble=args.ensemble,
-                           conditions=parse_values(args.condition), kernel=args.kernel)
+                           conditions=parse_values(args.condition), kernel=args.kernel, scale=args.scale)
     print(report.summary("restored"), file=sys.stderr if report.failures else sys.stdout)
     return report.exit_code
 
@@ -252,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--kernel", metavar="FILE",
                    help="the blur kernel (.npy, or a grayscale image whose values are its weights) for the "
                         "default pipeline's deblurring, instead of the one it estimates (non-blind)")
+    r.add_argument("--scale", default="1", metavar="S",
+                   help="upscale by 2, 3 or 4 after restoring (the output is S times the input's width and "
+                        "height; super-resolution network gir-upscale, checked against the input); default 1")
     r.add_argument("--format", help="write this format (png, jpg, tif, webp) instead of the input's")
     r.add_argument("--quality", type=int, default=95, help="JPEG / WebP quality 1-100 (default 95)")
     r.add_argument("--impulse-repair", action=argparse.BooleanOptionalAction, default=True,

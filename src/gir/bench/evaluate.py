@@ -54,17 +54,23 @@ class Score:
 
 def score_pairs(methods: Mapping[str, Callable], pairs: Iterable[Pair], *, crop_border: int = 0,
                 y_channel: bool = False,
-                on_pair: Callable[[Pair, dict[str, np.ndarray]], None] | None = None) -> list[Score]:
+                on_pair: Callable[[Pair, dict[str, np.ndarray]], None] | None = None,
+                baseline: Callable[[np.ndarray, object], np.ndarray] | None = None) -> list[Score]:
     """Score every ``method(pair.lq, pair.told)`` on every pair; the degraded input itself is scored as
-    method ``"input"`` (first). Outputs are clipped to [0, 1] (and must keep the ground truth's shape) and
+    method ``"input"`` (first), or, where the input is smaller than the ground truth (super-resolution),
+    ``baseline(pair.lq, pair.told)`` is (bicubic enlargement: :func:`gir.bench.superres.bicubic`), as saved. Outputs are clipped to [0, 1] (and must keep the ground truth's shape) and
     scored as saved; ``crop_border`` / ``y_channel`` as for :func:`gir.metrics.psnr`. ``on_pair(pair,
     outputs)`` is called after each pair with the clipped outputs by method name."""
     kw = dict(crop_border=crop_border, y_channel=y_channel)
     scores: list[Score] = []
     for pair in pairs:
         where = (pair.task, pair.group, pair.dataset, pair.image)
-        scores.append(Score(*where, "input", float(psnr(pair.lq, pair.gt, **kw)),
-                            float(ssim(pair.lq, pair.gt, **kw))))
+        if baseline is None:
+            scores.append(Score(*where, "input", float(psnr(pair.lq, pair.gt, **kw)),
+                                float(ssim(pair.lq, pair.gt, **kw))))
+        else:
+            base = np.clip(np.asarray(baseline(pair.lq, pair.told), dtype=np.float32), 0.0, 1.0)
+            scores.append(Score(*where, "input", *score_restored(base, pair.gt, **kw)))
         outputs: dict[str, np.ndarray] = {}
         for name, method in methods.items():
             out = np.clip(np.asarray(method(pair.lq, pair.told), dtype=np.float32), 0.0, 1.0)

@@ -67,7 +67,7 @@ def load_network(spec: str, device: str = "cpu", seed: int = 0):
     ``torch.manual_seed(seed)``; the global torch RNG state is restored afterwards). The label is ``spec`` as
     given. Raises GirError (one line) for anything else.
     """
-    from gir.restore.engine import pick_device
+    from gir.restore.loading import pick_device
 
     spec = str(spec).strip()
     if not spec:

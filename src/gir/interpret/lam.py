@@ -242,7 +242,7 @@ def lam(model, image: np.ndarray, box: Sequence[int], *, steps: int = DEFAULT_ST
     the path, e.g. a flat region)."""
     import torch
 
-    from gir.restore.engine import pick_device  # torch: loaded when an attribution is computed
+    from gir.restore.loading import pick_device  # torch: loaded when an attribution is computed
 
     img = _check_image(image)
     h, w = img.shape[:2]

@@ -9,7 +9,10 @@ Conventions (shared by :func:`psnr` and :func:`ssim`):
 - ``crop_border=b`` removes b pixels from each of the four edges of both images first (the usual
   "shave scale pixels" of super-resolution benchmarks).
 - ``y_channel=True`` compares only the BT.601 luma Y = 16 + 65.481 R + 128.553 G + 24.966 B (MATLAB
-  ``rgb2ycbcr``, range 16..235 on the 0-255 scale, not rounded); see :func:`gir.metrics.rgb_to_y`.
+  ``rgb2ycbcr``, range 16..235 on the 0-255 scale, not rounded); see :func:`gir.metrics.rgb_to_y`. The
+  literature's scripts convert colour images only, so gray images (HxW or HxWx1, from one-channel files) are
+  compared on their gray values as they are: Set14's bridge is such a file, and its published bicubic 30.24 dB
+  at x2 is reproduced only this way (man, stored as RGB with equal channels, goes through Y).
 """
 from __future__ import annotations
 
@@ -103,7 +106,7 @@ def _prepare(img, ref, crop_border: int, y_channel: bool, *, min_size: int) -> t
     crop = int(crop_border)
     if crop < 0:
         raise ValueError(f"crop_border must be >= 0, got {crop_border!r}")
-    if y_channel:
+    if y_channel and a.ndim == 3:  # colour only: a gray image is its own luma
         a, b = rgb_to_y(a) * PEAK, rgb_to_y(b) * PEAK
     else:
         a, b = a.astype(np.float64) * PEAK, b.astype(np.float64) * PEAK

@@ -30,6 +30,8 @@ class ModelDescriptor:
     context_halo: int = 0
     conditioning: tuple[str, ...] = ()
     tiling: str = "local"
+    scale: int = 1
+    scales: tuple[int, ...] = (1,)
 
     def __post_init__(self):
         if self.context not in CONTEXTS:
@@ -38,6 +40,8 @@ class ModelDescriptor:
             raise ValueError(f"tiling must be one of {TILINGS}, got {self.tiling!r}")
         if self.size_multiple < 1:
             raise ValueError(f"size_multiple must be >= 1, got {self.size_multiple}")
+        if self.scale < 1 or self.scale not in self.scales:
+            raise ValueError(f"scale must be >= 1 and one of scales {self.scales}, got {self.scale}")
         if (self.context == "map") != bool(self.context_cell):
             raise ValueError("a context map needs context_cell (px per cell), and only a map has one")
 

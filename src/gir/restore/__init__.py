@@ -22,7 +22,8 @@ import types
 
 from gir.restore.api import restore
 from gir.models.shipped import DEFAULT_MODEL, WEIGHTS_DIR, resolve_model, shipped_models
-from gir.restore.engine import Restorer, clear_cache, pick_device
+from gir.restore.engine import Restorer
+from gir.restore.loading import clear_cache, pick_device
 from gir.restore.files import plan_restore, restore_files
 
 __all__ = ["DEFAULT_MODEL", "WEIGHTS_DIR", "Restorer", "clear_cache", "pick_device", "plan_restore",

@@ -11,14 +11,17 @@ from typing import Callable
 
 import numpy as np
 
-from gir.restore.engine import _PIPELINES, DEFAULT_OVERLAP, Restorer, parse_ensemble
+from gir.restore.engine import DEFAULT_OVERLAP, Restorer
+from gir.restore.ensemble import parse_ensemble
+from gir.restore.loading import _PIPELINES
 from gir.restore.pipeline import Pipeline
 
 
 def restore(image, model=None, *, device="auto", tile="auto", overlap: int = DEFAULT_OVERLAP,
             half: bool | None = None, impulse_repair: bool = True, progress: bool | str = False,
-            ensemble: int | str = "auto") -> np.ndarray:
-    """Restore one image: float32 HxWx3 in [0, 1] in, the same shape and dtype out.
+            ensemble: int | str = "auto", scale: int = 1) -> np.ndarray:
+    """Restore one image: float32 HxWx3 in [0, 1] in, the same shape and dtype out (``scale`` times the
+    width and height with ``scale`` 2, 3 or 4: restored, then enlarged by :mod:`gir.restore.upscale`).
 
     image: a float HxWx3 array in [0, 1], a :class:`gir.io.Image` or an image file path.
     model None: the default pipeline (:class:`gir.restore.pipeline.Pipeline`: analyze, plan, experts, verify;
@@ -31,14 +34,16 @@ def restore(image, model=None, *, device="auto", tile="auto", overlap: int = DEF
     arrays (0-255 / 0-65535), H x W grayscale and H x W x 4 (the alpha kept as it was), PIL images of mode RGB,
     RGBA, L or LA.
     """
-    ensemble = parse_ensemble(ensemble)
+    from gir.restore.upscale import parse_scale
+
+    ensemble, scale = parse_ensemble(ensemble), parse_scale(scale)
     rgb, back = as_input(image)
     if model is None:
-        out = _default_pipeline(str(device), str(tile), int(overlap), half, bool(impulse_repair), ensemble)(
-            rgb, progress=progress)
+        out = _default_pipeline(str(device), str(tile), int(overlap), half, bool(impulse_repair), ensemble,
+                                scale)(rgb, progress=progress)
     else:
         out = Restorer(model, device=device, tile=tile, overlap=overlap, half=half,
-                       impulse_repair=impulse_repair, ensemble=ensemble)(rgb, progress=progress)
+                       impulse_repair=impulse_repair, ensemble=ensemble, scale=scale)(rgb, progress=progress)
     return back(out)
 
 
@@ -90,10 +95,11 @@ def as_input(image) -> tuple[object, Callable[[np.ndarray], object]]:
     return rgb, back
 
 
-def _default_pipeline(device: str, tile: str, overlap: int, half, impulse_repair: bool, ensemble="auto"):
+def _default_pipeline(device: str, tile: str, overlap: int, half, impulse_repair: bool, ensemble="auto",
+                      scale: int = 1):
     """The default :class:`~gir.restore.pipeline.Pipeline` for these settings, built once."""
-    key = (device, tile, overlap, half, impulse_repair, ensemble)
+    key = (device, tile, overlap, half, impulse_repair, ensemble, scale)
     if key not in _PIPELINES:
         _PIPELINES[key] = Pipeline(device=device, tile=tile, overlap=overlap, half=half,
-                                   skip=None if impulse_repair else ["impulse"], ensemble=ensemble)
+                                   skip=None if impulse_repair else ["impulse"], ensemble=ensemble, scale=scale)
     return _PIPELINES[key]

@@ -1,11 +1,11 @@
-"""Model loading (names, paths, devices, cache) and the :class:`Restorer` that runs it on whole images."""
+"""The :class:`Restorer`: a loaded network (:mod:`gir.restore.loading`) run on whole images of any size, tiled
+when they do not fit in memory (:mod:`gir.restore.tiling`), with optional self-ensemble
+(:mod:`gir.restore.ensemble`)."""
 from __future__ import annotations
 
 import gc
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
 import numpy as np
@@ -15,105 +15,16 @@ from torch import nn
 
 from gir.errors import GirError
 from gir.models.base import CONTEXT_THUMBNAIL, view_grid
-from gir.models.descriptor import ModelDescriptor, describe_model
-from gir.models.shipped import resolve_model
+from gir.models.descriptor import ModelDescriptor
 from gir.restore import memory
+from gir.restore.ensemble import auto_passes, parse_ensemble, self_ensemble
 from gir.restore.impulse import ImpulseStats, repair_impulses
+from gir.restore.loading import half_dtype, load_cached, pick_device, wrap_module
 from gir.restore.tiling import TileGrid, round_down, round_up, run_tiled
 
 DEFAULT_OVERLAP = 32
 MIN_TILE = 64
 MAX_BATCH = 16
-
-
-def pick_device(name: str | torch.device = "auto") -> torch.device:
-    """``auto`` -> cuda, else mps, else cpu; an explicit device that is not available raises GirError."""
-    if isinstance(name, torch.device):
-        return name
-    name = str(name).lower()
-    cuda_ok = torch.cuda.is_available()
-    mps_ok = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if name == "auto":
-        return torch.device("cuda" if cuda_ok else "mps" if mps_ok else "cpu")
-    kind = name.split(":")[0]
-    if kind == "cuda" and not cuda_ok:
-        raise GirError("device cuda: CUDA is not available (no GPU, or torch built without CUDA)")
-    if kind == "mps" and not mps_ok:
-        raise GirError("device mps: Apple MPS is not available on this machine")
-    if kind not in ("cpu", "cuda", "mps"):
-        raise GirError(f"unknown device {name!r}; use auto, cpu, cuda or mps")
-    return torch.device(name)
-
-
-def half_dtype(device: torch.device) -> torch.dtype:
-    """The autocast dtype of ``half``: bfloat16 where supported (CPU, recent CUDA GPUs), else float16."""
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "mps":
-        return torch.float16
-    return torch.bfloat16
-
-
-@dataclass
-class LoadedModel:
-    """A network on its device plus what inference learned about it (shared by every user of the cache)."""
-
-    module: nn.Module
-    device: torch.device
-    name: str
-    descriptor: ModelDescriptor
-    memory_models: dict[bool, memory.MemoryModel] = field(default_factory=dict)  # keyed by `half`
-    tile_limit: int | None = None  # lowered after an out-of-memory error
-
-    @property
-    def multiple(self) -> int:
-        return self.descriptor.size_multiple
-
-
-_CACHE: dict[tuple[str, str], tuple[int, LoadedModel]] = {}
-
-
-def _load_file(path: Path, device: torch.device) -> nn.Module:
-    from gir.models.checkpoint import load_model
-
-    try:
-        return load_model(path, map_location=device)
-    except GirError:
-        raise
-    except Exception as e:  # anything the checkpoint layer did not wrap: still one line, naming the file
-        text = " ".join(str(e).split())
-        raise GirError(f"{path}: cannot load the model ({type(e).__name__}: {text})") from None
-
-
-def load_cached(spec: str | os.PathLike | None, device: torch.device) -> LoadedModel:
-    """The model of ``spec`` (see :func:`resolve_model`) on ``device``, loaded once per (file, device) and
-    reloaded when the file changes."""
-    path = resolve_model(spec).resolve()
-    key = (str(path), str(device))
-    stamp = path.stat().st_mtime_ns
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] == stamp:
-        return hit[1]
-    module = _load_file(path, device)
-    loaded = LoadedModel(module, device, path.stem, describe_model(module))
-    _CACHE[key] = (stamp, loaded)
-    return loaded
-
-
-def wrap_module(module: nn.Module, device: torch.device, descriptor: ModelDescriptor | None = None) -> LoadedModel:
-    """A model given as an ``nn.Module`` (not cached: the caller owns it). Moved to ``device``, eval mode.
-    ``descriptor``: what it needs (:func:`gir.models.descriptor.describe_model` when None)."""
-    module = module.to(device).eval()
-    return LoadedModel(module, device, type(module).__name__, describe_model(module, descriptor))
-
-
-_PIPELINES: dict[tuple, object] = {}  # the default pipelines by settings, filled by gir.restore.api
-
-
-def clear_cache() -> None:
-    """Forget every cached model and pipeline (frees their memory once no Restorer holds them)."""
-    _CACHE.clear()
-    _PIPELINES.clear()
 
 
 # ---------------------------------------------------------------------------------------------- restorer
@@ -177,6 +88,9 @@ class Restorer:
         outside it unchanged (float noise as the denoising benchmarks add it, which ``gir-denoiser`` was also
         trained on).
 
+    scale: the output size over the input size, for an upscaling network (its descriptor's ``scales`` list
+        what it can do; tiles are cut at the low resolution and blended at the high one). 1 for the rest.
+
     When a pass runs out of memory, the batch drops to one tile, then the tile side is halved (down to
     :data:`MIN_TILE`) and the image is done again; the smaller tile is remembered for later images.
     """
@@ -184,7 +98,7 @@ class Restorer:
     def __init__(self, model=None, *, device="auto", tile="auto", overlap: int = DEFAULT_OVERLAP,
                  half: bool | None = None, batch_size="auto", memory_budget: int | None = None,
                  impulse_repair: bool = True, descriptor: ModelDescriptor | None = None, ensemble: int | str = 1,
-                 clip_input: bool = True):
+                 clip_input: bool = True, scale: int = 1):
         self.device = pick_device(device)
         self.clip_input = bool(clip_input)
         self.ensemble = parse_ensemble(ensemble)
@@ -196,6 +110,11 @@ class Restorer:
             self.model = wrap_module(model, self.device, descriptor)
         else:
             self.model = load_cached(model, self.device)
+        self.scale = int(scale)
+        scales = self.model.descriptor.scales
+        if self.scale not in scales:
+            can = "does not upscale" if scales == (1,) else "upscales x" + ", x".join(map(str, scales))
+            raise GirError(f"model {self.model.name} {can}; x{scale} was asked for")
         self.tile = _parse_tile(tile)
         if int(overlap) < 0:
             raise GirError(f"overlap must be >= 0, got {overlap}")
@@ -216,6 +135,8 @@ class Restorer:
                         cond: torch.Tensor | None = None) -> torch.Tensor:
         args = (x,) if context is None else (x, context)  # plain nn.Modules take the tile only
         kwargs = {} if cond is None else {"cond": cond}
+        if self.scale > 1:
+            kwargs["scale"] = self.scale
         with torch.inference_mode():
             if self.half:
                 with torch.autocast(self.device.type, dtype=half_dtype(self.device)):
@@ -303,19 +224,21 @@ class Restorer:
         conditioning values (:meth:`conditions`), the same for every tile."""
         x = self._to_batch(tiles)
         y = self._forward_tensor(x, context, cond)
-        if y.shape != x.shape:
+        b, c, h, w = x.shape
+        if y.shape != (b, c, h * self.scale, w * self.scale):
+            size = "same-size" if self.scale == 1 else f"x{self.scale}"
             raise GirError(f"model {self.model.name} returned {tuple(y.shape)} for an input of {tuple(x.shape)}; "
-                           f"gir restore needs a same-size B x 3 x H x W output")
+                           f"gir restore needs a {size} B x 3 x H x W output")
         del x
         return y.float().permute(0, 2, 3, 1).cpu().numpy()
 
     # --- planning
     def memory_model(self) -> memory.MemoryModel:
         """Working memory of the network per pass (probed once per model, device and ``half``)."""
-        known = self.model.memory_models.get(self.half)
+        known = self.model.memory_models.get((self.half, self.scale))
         if known is None:
             known = memory.probe_memory(self._probe_forward, self.device, self.multiple)
-            self.model.memory_models[self.half] = known
+            self.model.memory_models[(self.half, self.scale)] = known
         return known
 
     def _budget(self) -> int:
@@ -394,7 +317,9 @@ class Restorer:
 
     def _restore(self, rgb: np.ndarray, progress: bool | str = False, cond: torch.Tensor | None = None
                  ) -> np.ndarray:
-        out = np.empty_like(rgb)  # the only full-size array made here; run_tiled accumulates into it
+        s = self.scale
+        # the only full-size array made here; run_tiled accumulates into it
+        out = np.empty((rgb.shape[0] * s, rgb.shape[1] * s, rgb.shape[2]), dtype=np.float32)
         context = self.image_context(rgb)
         is_map = context is not None and context.dim() == 4
         while True:
@@ -407,7 +332,8 @@ class Restorer:
                     return self.forward(tiles, context, cond)
             try:
                 with progress_bar(progress, len(grid)) as step:
-                    run_tiled(rgb, grid, forward, batch, on_tiles=step, out=out, with_origins=is_map)
+                    run_tiled(rgb, grid, forward, batch, on_tiles=step, out=out, with_origins=is_map,
+                              out_grid=grid.scaled(s))
                 break
             except Exception as e:
                 if not memory.is_oom(e):
@@ -424,56 +350,9 @@ class Restorer:
         impulse = "" if self.impulse_repair else ", impulse repair off"
         ensemble = (", self-ensemble auto (up to 1 MP of passes)" if self.ensemble == "auto" else
                     f", self-ensemble x{self.ensemble}" if self.ensemble > 1 else "")
-        return (f"model {self.model.name} on {self.device} ({precision}), tile {tile}, overlap {self.overlap}"
+        scale = f", x{self.scale}" if self.scale > 1 else ""
+        return (f"model {self.model.name}{scale} on {self.device} ({precision}), tile {tile}, overlap {self.overlap}"
                 f"{impulse}{ensemble}")
-
-
-ENSEMBLES = (1, 2, 4, 8)
-ENSEMBLE_PAD = 16  # JPEG's largest block (a 4:2:0 MCU): flips of a padded image keep the grid
-AUTO_PIXELS = 1_000_000  # "auto": the passes of an image together cover at most this many pixels ...
-AUTO_MAX_PASSES = 4  # ... and at most 4 (x8 added 0.04 dB over x4 on noise sigma 25 for twice the time)
-
-
-def parse_ensemble(value) -> int | str:
-    """``"auto"`` or one of :data:`ENSEMBLES` (int or text) -> "auto" or the int; else a :class:`GirError`."""
-    if isinstance(value, str) and value.strip().lower() == "auto":
-        return "auto"
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        n = None
-    if n not in ENSEMBLES:
-        raise GirError(f"ensemble must be auto or one of {', '.join(map(str, ENSEMBLES))}, got {value!r}")
-    return n
-
-
-def auto_passes(pixels: int) -> int:
-    """The most passes in :data:`ENSEMBLES` (at most :data:`AUTO_MAX_PASSES`) whose pixels together stay within
-    :data:`AUTO_PIXELS`: a photo costs at most one pass over a 1 MP photo (1 for 1 MP and more)."""
-    fits = [n for n in ENSEMBLES if n <= AUTO_MAX_PASSES and n * pixels <= AUTO_PIXELS]
-    return max(fits, default=1)
-
-
-def _geometric(x: np.ndarray, k: int, inverse: bool = False) -> np.ndarray:
-    """Transform ``k`` of the eight flips and transposes (bit 0: left-right, 1: upside-down, 2: transpose), or
-    its inverse."""
-    ops = [(1, lambda a: a[:, ::-1]), (2, lambda a: a[::-1]), (4, lambda a: a.transpose(1, 0, 2))]
-    for bit, op in (reversed(ops) if inverse else ops):
-        if k & bit:
-            x = op(x)
-    return x
-
-
-def self_ensemble(rgb: np.ndarray, restore: Callable[[np.ndarray], np.ndarray], n: int) -> np.ndarray:
-    """The mean of ``restore`` over the first ``n`` geometric transforms of ``rgb`` (float32 HxWx3), each
-    transformed back; ``rgb`` is padded (edge) to a multiple of :data:`ENSEMBLE_PAD` first, and cropped back."""
-    h, w = rgb.shape[:2]
-    padded = np.pad(rgb, ((0, -h % ENSEMBLE_PAD), (0, -w % ENSEMBLE_PAD), (0, 0)), mode="edge")
-    total = np.zeros(padded.shape, dtype=np.float32)
-    for k in range(n):
-        total += _geometric(restore(np.ascontiguousarray(_geometric(padded, k))), k, inverse=True)
-    total *= np.float32(1.0 / n)
-    return np.ascontiguousarray(total[:h, :w])
 
 
 def _free_device_memory(device: torch.device) -> None:

@@ -11,6 +11,7 @@ from gir.batch import BatchReport, expand_inputs, plan_outputs
 from gir.errors import GirError
 from gir.io import atomic_path, atomic_write
 from gir.restore.plan import parse_families
+from gir.restore.upscale import check_output_size
 
 # --format value -> (format name for write_image, file suffix)
 FORMATS = {"png": ("PNG", ".png"), "jpg": ("JPEG", ".jpg"), "jpeg": ("JPEG", ".jpg"), "tif": ("TIFF", ".tif"),
@@ -95,7 +96,7 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
                   half: bool | None = None, fmt: str | None = None, quality: int = 95, progress: bool = True,
                   log: Callable[[str], None] | None = None, impulse_repair: bool = True, only=None, skip=None,
                   explain: bool = False, write_json: bool = False, ensemble: int | str = "auto",
-                  conditions: dict | None = None, kernel=None) -> BatchReport:
+                  conditions: dict | None = None, kernel=None, scale: int = 1) -> BatchReport:
     """Restore image files (``gir restore``); see :func:`plan_restore` for where the results go.
 
     model None: the default pipeline (:class:`gir.restore.pipeline.Pipeline`: analyze, plan, experts,
@@ -107,7 +108,9 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
     ``impulse_repair`` is False; a conditioned network gets ``conditions`` (name -> value, ``--condition``).
     For the pipeline, ``conditions`` override what the analysis measured (``noise.sigma=25``: the denoiser and
     the deblurring are told that noise level), and ``kernel`` (a 2-D array or a ``.npy`` / image file) is the
-    blur kernel that its deblurring uses instead of estimating one.
+    blur kernel that its deblurring uses instead of estimating one. ``scale`` (1-4): outputs that many times
+    the input's width and height (:mod:`gir.restore.upscale`; with ``model``, that network must upscale);
+    an output over the pixel limit is refused before any work.
 
     Each output keeps its input's alpha, grayscale, bit depth and ICC profile (upright pixels, as read);
     unreadable inputs are recorded in the returned report and skipped. Models load once, before any file is
@@ -119,9 +122,12 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
         raise GirError("--only and --skip choose the default pipeline's experts; they do not apply to --model")
     if model is not None and kernel is not None:
         raise GirError("--kernel is for the default pipeline's deblurring; it does not apply to --model")
+    from gir.restore.upscale import parse_scale
+
+    scale = parse_scale(scale)
     plan, problems, folder = plan_restore(items, output, fmt)
     runner = _runner(model, device=device, tile=tile, overlap=overlap, half=half, impulse_repair=impulse_repair,
-                     only=only, skip=skip, ensemble=ensemble, conditions=conditions, kernel=kernel)
+                     only=only, skip=skip, ensemble=ensemble, conditions=conditions, kernel=kernel, scale=scale)
     if log is not None:
         log(runner.describe())
     report = BatchReport(failures=list(problems))
@@ -153,12 +159,13 @@ class _NetworkFiles:
     explanation = ""
 
     def __init__(self, model, *, device, tile, overlap, half, impulse_repair, only=None, skip=None, ensemble="auto",
-                 conditions=None):
+                 conditions=None, scale: int = 1):
         from gir.models.conditioning import ConditioningError
         from gir.restore.engine import Restorer
 
         self.restorer = Restorer(model, device=device, tile=tile, overlap=overlap, half=half,
-                                 impulse_repair=impulse_repair, ensemble=ensemble)
+                                 impulse_repair=impulse_repair, ensemble=ensemble, scale=scale)
+        self.scale = scale
         self.conditions = dict(conditions or {})
         try:
             self.restorer.conditions(self.conditions)  # checked before any file is read
@@ -174,6 +181,7 @@ class _NetworkFiles:
         from gir.io import read_image, save_like
 
         img = read_image(src)
+        check_output_size(img.rgb.shape[1], img.rgb.shape[0], self.scale, name=str(src))
         rgb, img.rgb = img.rgb, None  # the restorer's input is the only full-size copy kept
         out = self.restorer(rgb, progress=src.name if progress else False, conditions=self.conditions)
         del rgb
@@ -188,7 +196,7 @@ class _PipelineFiles:
     """The default pipeline on every file."""
 
     def __init__(self, *, device, tile, overlap, half, impulse_repair, only=None, skip=None, ensemble="auto",
-                 conditions=None, kernel=None):
+                 conditions=None, kernel=None, scale: int = 1):
         from gir.analysis.kernel import read_kernel
         from gir.restore.pipeline import Pipeline, check_conditions
 
@@ -199,7 +207,7 @@ class _PipelineFiles:
             skip = (skip or frozenset()) | {"impulse"}
         try:
             self.pipeline = Pipeline(device=device, tile=tile, overlap=overlap, half=half, only=only, skip=skip,
-                                     ensemble=ensemble, conditions=conditions, kernel=kernel)
+                                     ensemble=ensemble, conditions=conditions, kernel=kernel, scale=scale)
         except GirError as e:
             raise GirError(f"{e}; the default pipeline needs it (--model NAME|PATH runs one network instead)") from None
         self.explanation = ""
@@ -215,6 +223,7 @@ class _PipelineFiles:
         from gir.io import read_image, save_like
 
         img = read_image(src)
+        check_output_size(img.rgb.shape[1], img.rgb.shape[0], self.pipeline.scale, name=str(src))
         rgb, img.rgb = img.rgb, None
         outcome = self.pipeline.run(rgb, jpeg=read_jpeg_tables(src), file=str(src),
                                     progress=src.name if progress else False)
@@ -231,6 +240,8 @@ class _PipelineFiles:
         kept = [r.step.expert for r in outcome.records if r.check.kept]
         undone = [r.step.expert for r in outcome.records if not r.check.kept]
         parts = [f"ran: {', '.join(kept) or 'nothing'}"]
+        if outcome.upscale is not None:
+            parts.append(f"x{outcome.upscale.scale} by {outcome.upscale.method}")
         if undone:
             parts.append(f"undone: {', '.join(undone)}")
         h, w = outcome.image.shape[:2]

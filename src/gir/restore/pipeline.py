@@ -26,6 +26,7 @@ from gir.errors import GirError
 from gir.metrics import psnr
 from gir.restore.experts import Expert, coverage, shipped_experts
 from gir.restore.plan import ORDER, Plan, Step, make_plan, parse_families
+from gir.restore.upscale import UpscaleRecord
 from gir.restore.verify import Check, verify
 
 
@@ -61,22 +62,27 @@ class Outcome:
     records: list[StepRecord] = field(default_factory=list)
     seconds: float = 0.0
     left_later: dict[str, str] = field(default_factory=dict)  # family -> why, from the re-plans after steps
+    upscale: UpscaleRecord | None = None  # the enlargement after the steps (``scale`` > 1)
 
     @property
     def changed(self) -> bool:
-        return any(r.check.kept for r in self.records)
+        return any(r.check.kept for r in self.records) or self.upscale is not None
 
     def to_dict(self) -> dict:
-        return {"file": self.diagnosis.file, "diagnosis": self.diagnosis.to_dict(), "plan": self.plan.to_dict(),
-                "steps": [r.to_dict() for r in self.records], "left_alone_later": dict(self.left_later),
-                "changed": self.changed, "seconds": round(self.seconds, 3)}
+        out = {"file": self.diagnosis.file, "diagnosis": self.diagnosis.to_dict(), "plan": self.plan.to_dict(),
+               "steps": [r.to_dict() for r in self.records], "left_alone_later": dict(self.left_later),
+               "changed": self.changed, "seconds": round(self.seconds, 3)}
+        if self.upscale is not None:
+            out["upscale"] = self.upscale.to_dict()
+        return out
 
     def explain(self) -> str:
         """Several lines for ``--explain``: diagnosis, plan, each step's verdict."""
         name = self.diagnosis.file or "image"
         lines = [f"{name}: {self.diagnosis.verdict()}"]
         if self.plan.empty and not self.records:
-            lines.append("  plan: nothing to do; the pixels are returned unchanged")
+            lines.append("  plan: nothing to restore" if self.upscale is not None else
+                         "  plan: nothing to do; the pixels are returned unchanged")
         else:
             lines.append("  plan: " + (" -> ".join(s.describe() for s in self.plan.steps) or "nothing"))
         for family, why in self.plan.skipped.items():
@@ -91,6 +97,8 @@ class Outcome:
             lines.append(f"  {r.step.expert}: {verdict}: {r.check.why}{extra} ({r.seconds:.2f} s{passes}{change})")
         for family, why in self.left_later.items():
             lines.append(f"  then left alone: {family} ({why})")
+        if self.upscale is not None:
+            lines.append(f"  {self.upscale.describe()}, after the steps above at the input size")
         lines.append(f"  total {self.seconds:.2f} s")
         return "\n".join(lines)
 
@@ -154,13 +162,16 @@ class Pipeline:
     threshold: the analyzer's detection threshold. verify: False keeps every step (for experiments only).
     conditions: values that override what the analysis measured (``{"noise.sigma": 25}``, ``--condition``).
     kernel: a blur kernel for the deblurring expert instead of its estimate (``--kernel``).
+    scale: enlarge the restored photo by 2, 3 or 4 at the end (:mod:`gir.restore.upscale`); upscaler: the
+        SR network for it (None: the shipped ``gir-upscale``; ``"bicubic"``).
     """
 
     def __init__(self, *, analyzer=None, experts: Mapping[str, Expert] | None = None, device="auto",
                  tile="auto", overlap: int = 32, half: bool | None = None, only=None, skip=None,
                  threshold: float = THRESHOLD, verify: bool = True, ensemble: int | str = "auto",
-                 conditions: Mapping[str, float] | None = None, kernel=None):
-        from gir.restore.engine import pick_device
+                 conditions: Mapping[str, float] | None = None, kernel=None, scale: int = 1, upscaler=None):
+        from gir.restore.loading import pick_device
+        from gir.restore.upscale import Upscaler
 
         self.device = pick_device(device)
         self.analyzer = analyzer if callable(analyzer) else get_analyzer(analyzer, device="cpu")
@@ -178,6 +189,11 @@ class Pipeline:
         self.threshold = float(threshold)
         self.verify = bool(verify)
         self.conditions = check_conditions(conditions)
+        self.upscaler = Upscaler(scale, upscaler, device=self.device, tile=tile, half=half)
+
+    @property
+    def scale(self) -> int:
+        return self.upscaler.scale
 
     def plan(self, diagnosis: Diagnosis, after: Sequence[str] = (), done: Sequence[str] = (),
              first: Sequence[str] | None = None) -> Plan:
@@ -195,9 +211,16 @@ class Pipeline:
         seen, diagnosis = diagnose(self.analyzer, rgb, file=file, jpeg=jpeg)
         plan = self.plan(diagnosis)
         outcome = Outcome(rgb, diagnosis, plan)
-        if plan.empty:
-            outcome.seconds = time.perf_counter() - t0
-            return outcome
+        outcome.image = self._steps(outcome, rgb, seen, file, progress) if not plan.empty else rgb
+        if self.scale > 1:
+            outcome.image, outcome.upscale = self.upscaler(outcome.image, progress=progress)
+        outcome.seconds = time.perf_counter() - t0
+        return outcome
+
+    def _steps(self, outcome: Outcome, rgb: np.ndarray, seen: Diagnosis, file, progress) -> np.ndarray:
+        """Run, verify and re-plan the steps of ``outcome.plan`` on ``rgb`` (recording each in ``outcome``);
+        -> the image after the kept steps (``rgb`` itself when none was kept)."""
+        diagnosis, plan = outcome.diagnosis, outcome.plan
         current = rgb
         planned_from = diagnosis  # the analysis the rest of the plan is made from
         first = diagnosis.detected(self.threshold)  # what the photo showed before any step
@@ -237,9 +260,7 @@ class Pipeline:
             rest = self.plan(planned_from, after=places, done=done, first=first)
             steps = [s for s in rest.steps if s.expert not in ran]
             outcome.left_later.update((f, why) for f, why in rest.skipped.items() if f not in plan.skipped)
-        outcome.image = current
-        outcome.seconds = time.perf_counter() - t0
-        return outcome
+        return current
 
     def __call__(self, image, progress: bool | str = False) -> np.ndarray:
         """Restore one image -> float32 HxWx3 in [0, 1] (the input array itself when nothing was kept)."""

@@ -123,6 +123,18 @@ class TileGrid:
     def __len__(self) -> int:
         return len(self.ys) * len(self.xs)
 
+    def scaled(self, scale: int) -> "TileGrid":
+        """The same tiles in the coordinates of an image ``scale`` times larger (where an upscaling network's
+        outputs land): every size and start times ``scale``, the blending windows recomputed there, so the
+        overlap of the outputs is ``scale`` times the input overlap."""
+        if scale == 1:
+            return self
+        ys, xs = tuple(y * scale for y in self.ys), tuple(x * scale for x in self.xs)
+        th, tw = self.th * scale, self.tw * scale
+        hp, wp = max(self.height * scale, ys[-1] + th), max(self.width * scale, xs[-1] + tw)
+        return TileGrid(self.height * scale, self.width * scale, th, tw, ys, xs,
+                        tuple(axis_weights(list(ys), th, hp)), tuple(axis_weights(list(xs), tw, wp)))
+
     def positions(self) -> Iterator[tuple[int, int]]:
         """(row index, column index) of every tile, row by row."""
         for i in range(len(self.ys)):
@@ -152,19 +164,22 @@ class TileGrid:
 
 def run_tiled(rgb: np.ndarray, grid: TileGrid, forward: Callable[..., np.ndarray], batch: int = 1,
               on_tiles: Callable[[int], None] | None = None, out: np.ndarray | None = None,
-              with_origins: bool = False) -> np.ndarray:
+              with_origins: bool = False, out_grid: TileGrid | None = None) -> np.ndarray:
     """Blend ``forward`` over the tiles of ``grid``.
 
     rgb: H x W x C float32 image. forward: B x th x tw x C float32 tiles -> B x th x tw x C float32 results
         (a writable array the caller may overwrite). batch: tiles per forward call. on_tiles(n): called after
         every forward with the number of tiles done. out: optional H x W x C float32 array to accumulate
         into (it is zeroed first); a new one is made otherwise. with_origins: call ``forward(tiles, origins)``
-        with the (y, x) pixel of each tile's top-left corner.
+        with the (y, x) pixel of each tile's top-left corner. out_grid: where the results land when they are
+        larger than the tiles (an upscaling network: ``grid.scaled(s)``); the output is then
+        out_grid.height x out_grid.width x C.
     Returns the blended H x W x C float32 result (not clipped).
     """
-    h, w, c = rgb.shape
+    dest = grid if out_grid is None else out_grid
+    c = rgb.shape[2]
     if out is None:
-        out = np.zeros((h, w, c), dtype=np.float32)
+        out = np.zeros((dest.height, dest.width, c), dtype=np.float32)
     else:
         out[...] = 0.0
     todo = list(grid.positions())
@@ -174,7 +189,7 @@ def run_tiled(rgb: np.ndarray, grid: TileGrid, forward: Callable[..., np.ndarray
         preds = forward(tiles, [(grid.ys[i], grid.xs[j]) for i, j in chunk]) if with_origins else forward(tiles)
         del tiles
         for (i, j), pred in zip(chunk, preds):
-            grid.accumulate(out, pred, i, j)
+            dest.accumulate(out, pred, i, j)
         if on_tiles is not None:
             on_tiles(len(chunk))
     return out

@@ -96,7 +96,7 @@ def _upload_body(with_options: bool) -> dict:
     """The OpenAPI request body of an upload route (the body is read by :func:`receive_upload`)."""
     props = {FILE_FIELD: {"type": "string", "format": "binary", "description": "the image"}}
     if with_options:
-        props |= {"scale": {"type": "integer", "description": "output scale (supported: 1)"},
+        props |= {"scale": {"type": "integer", "description": "output scale: 1, 2, 3 or 4 (restored, then upscaled)"},
                   "mode": {"type": "string", "description": "fidelity (supported today)"},
                   "only": {"type": "string", "description": "restore only these families, e.g. noise,jpeg"},
                   "skip": {"type": "string", "description": "never restore these families, e.g. damage"}}

@@ -1,8 +1,8 @@
 """The restore options a job may ask for, checked in ONE place against what the restore API supports today.
 
-``scale`` and ``mode`` are accepted as form fields but the restore API has only scale 1 and the fidelity
-mode so far: widen :data:`SUPPORTED` (and pass the value on in :meth:`RestoreOptions.restore_kwargs`) when
-it gains more. ``only`` / ``skip`` are ``gir restore``'s ``--only`` / ``--skip``, checked by the restore
+``scale`` is ``gir restore --scale`` (1-4); ``mode`` is accepted as a form field but the restore API has only
+the fidelity mode so far: widen :data:`SUPPORTED` (and pass the value on in
+:meth:`RestoreOptions.restore_kwargs`) when it gains more. ``only`` / ``skip`` are ``gir restore``'s ``--only`` / ``--skip``, checked by the restore
 plan's own parser so that the messages are the CLI's.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 # Option -> the values the restore API supports today; the first is the default. Nothing else holds them.
-SUPPORTED: dict[str, tuple] = {"scale": (1,), "mode": ("fidelity",)}
+SUPPORTED: dict[str, tuple] = {"scale": (1, 2, 3, 4), "mode": ("fidelity",)}
 FIELDS = ("scale", "mode", "only", "skip")
 
 
@@ -30,8 +30,8 @@ class RestoreOptions:
 
     def restore_kwargs(self) -> dict:
         """Keyword arguments for :func:`gir.restore.restore_files`: exactly what ``gir restore`` passes for
-        the same options (scale and mode have no argument there yet: today they can only be the default)."""
-        return {"only": self.only, "skip": self.skip}
+        the same options (mode has no argument there yet: today it can only be the default)."""
+        return {"only": self.only, "skip": self.skip, "scale": self.scale}
 
     def to_dict(self) -> dict:
         return {"scale": self.scale, "mode": self.mode, "only": self.only, "skip": self.skip}

@@ -9,7 +9,12 @@ from torch import nn
 
 class EMA:
     """``ema <- d * ema + (1 - d) * w`` after every step, with ``d = min(decay, (1 + n) / (10 + n))`` at
-    update ``n`` so early averages are not dominated by the random initialisation. Buffers are copied."""
+    update ``n`` so early averages are not dominated by the random initialisation. Buffers are copied.
+
+    Not ``torch.optim.swa_utils.AveragedModel``: its EMA helper has a fixed decay (the warm-up above would be a
+    custom ``multi_avg_fn`` anyway), it keeps an ``n_averaged`` buffer and a ``module.`` prefix in its state
+    dict, so the shipped ``params_ema`` (loaded by name into a plain network) would need renaming on every
+    save and load; this class is the same fused ``torch._foreach_lerp_`` update with plain parameter names."""
 
     def __init__(self, model: nn.Module, decay: float):
         self.decay = float(decay)

@@ -204,7 +204,7 @@ class Trainer:
         self.objective = build_objective(cfg["objective"])
         torch.manual_seed(cfg["seed"])  # the same initial weights on every rank
         self.model = self.objective.build_model(cfg["model"]).to(device)
-        if cfg["init"]["path"]:
+        if cfg["init"]["path"] and not resuming:  # a resumed run's state replaces the initial weights
             self._init_weights(**cfg["init"])
         self._check_context_margin(cfg["data"]["train"].get("context_margin", 0))
         self.loss = LossSet(cfg["loss"]).to(device)

@@ -62,7 +62,13 @@ def build_optimizer(cfg: dict, params: Iterable, lr: float | None = None) -> tor
 
 
 class Schedule:
-    """Learning-rate factor of iteration t (1-based): ``lr(t) = base_lr * factor(t)``."""
+    """Learning-rate factor of iteration t (1-based): ``lr(t) = base_lr * factor(t)``.
+
+    Not ``torch.optim.lr_scheduler``: a closed-form factor of the iteration needs nothing saved to resume
+    (the run's state holds only ``t``), gives the same rate to every optimiser of a multi-phase objective
+    (DCPT's two, a GAN's discriminator) without one scheduler each stepping in lock-step, and stays right when
+    a resumed run changes ``train.iterations`` (``LambdaLR`` would need its ``last_epoch`` and each group's
+    ``initial_lr`` restored and kept aligned with ``t``)."""
 
     def factor(self, t: int) -> float:  # pragma: no cover - abstract
         raise NotImplementedError

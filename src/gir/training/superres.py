@@ -1,0 +1,103 @@
+"""The ``upscale`` objective: super-resolution of MATLAB-bicubic low-resolution inputs (the fidelity
+protocol of :mod:`gir.bench.superres`), one network for several scales.
+
+The data section supplies clean HR patches (``mode: clean``; the patch size a multiple of every scale). Each
+iteration uses one scale, ``scales[t % len(scales)]`` (so a run is deterministic and every scale gets the
+same share); the batch is shrunk with :func:`gir.degradations.matlab_resize.imresize_torch` and stored as
+8-bit levels, exactly as the benchmark's LR files are made, and the network (``scale`` passed to its forward)
+is trained against the HR patch with the config's ``loss`` terms.
+
+Validation: the images of ``data.val`` (their ground truth; the tasks' degraded inputs are not used) at each
+scale, scored by the one evaluation loop with the protocol's Y-channel PSNR, border shaved, bicubic as the
+baseline; ``score`` is the mean PSNR over scales.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from gir.bench.evaluate import mean_table, score_pairs
+from gir.bench.superres import bicubic, sr_pairs
+from gir.data.errors import ConfigError
+from gir.degradations.matlab_resize import imresize_torch, to_uint8_grid
+from gir.training.objectives import OBJECTIVES, Objective, StepResult
+
+
+def network_upscaler(model, device: torch.device):
+    """``model`` as an evaluation method ``(lr HxWx3, scale) -> HR HxWx3``, one image at a time, float32."""
+
+    def method(lr: np.ndarray, scale: int) -> np.ndarray:
+        gray = lr.shape[2] == 1  # a one-channel file: the network sees it as RGB, its output's mean is kept
+        x = torch.from_numpy(np.ascontiguousarray(np.repeat(lr, 3, 2) if gray else lr).transpose(2, 0, 1))
+        out = model(x[None].to(device), scale=int(scale)).float()[0].permute(1, 2, 0).cpu().numpy()
+        return out.mean(2, keepdims=True) if gray else out
+
+    return method
+
+
+@torch.no_grad()
+def validate_upscaler(model, images, scales, device: torch.device) -> dict[str, Any]:
+    """Protocol scores of ``model`` on ``images`` ((data set, name, HxWx3) triples) at each scale:
+    ``{"psnr", "ssim", "tasks": {"x2": {"psnr", "ssim", "psnr_in" (bicubic), "ssim_in", "n"}, ...}}``."""
+    was = model.training
+    model.eval()
+    try:
+        scores = [s for scale in scales
+                  for s in score_pairs({"net": network_upscaler(model, device)}, sr_pairs(images, [scale]),
+                                       crop_border=scale, y_channel=True, baseline=bicubic)]
+    finally:
+        model.train(was)
+    means = mean_table(scores, by=("method", "task"))
+    tasks = {task: {"psnr": m["psnr"], "ssim": m["ssim"], "psnr_in": means[("input", task)]["psnr"],
+                    "ssim_in": means[("input", task)]["ssim"], "n": m["n"]}
+             for (method, task), m in means.items() if method == "net"}
+    return {"psnr": float(np.mean([v["psnr"] for v in tasks.values()])),
+            "ssim": float(np.mean([v["ssim"] for v in tasks.values()])), "tasks": tasks}
+
+
+@OBJECTIVES.register("upscale")
+class Upscale(Objective):
+    """See the module docstring. ``scales``: the scales trained (each must be one of the network's)."""
+
+    def __init__(self, scales=(2, 3, 4)):
+        self.scales = tuple(int(s) for s in scales)
+        if not self.scales or any(s < 2 for s in self.scales):
+            raise ValueError(f"scales must be integers >= 2, got {list(scales)}")
+
+    def bind(self, model, loss, device, cfg):
+        super().bind(model, loss, device, cfg)
+        have = tuple(getattr(model, "scales", ()))
+        missing = [s for s in self.scales if s not in have]
+        if missing:
+            raise ConfigError(f"config: objective upscale: the model has no x{missing[0]} output "
+                              f"(an upscaling network, e.g. rlfn, with scales {list(self.scales)})")
+        patch = int(cfg["train"]["patch_size"])
+        bad = [s for s in self.scales if patch % s]
+        if bad:
+            raise ConfigError(f"config: train.patch_size {patch} must be a multiple of every scale; "
+                              f"not of {bad[0]}")
+
+    def scale_at(self, t: int) -> int:
+        return self.scales[t % len(self.scales)]
+
+    def step(self, net, batch, lq, gt, t, phase=0):
+        s = self.scale_at(t)
+        lr = to_uint8_grid(imresize_torch(gt, 1.0 / s)).to(gt.dtype)
+        pred = net(lr, scale=s)
+        total, terms = self.loss(pred, gt)
+        with torch.no_grad():
+            per_sample = (pred.detach().float() - gt).abs().flatten(1).mean(1)
+        return StepResult(total, terms, per_sample, pred)
+
+    def validate(self, model, val_set, device, vcfg):
+        seen: dict[str, np.ndarray] = {}
+        for item in val_set:
+            seen.setdefault(item.name, item.gt)
+        res = validate_upscaler(model, [("val", n, g) for n, g in seen.items()], self.scales, device)
+        return {"score": res["psnr"], "score_name": "psnr", **res}
+
+    def describe_score(self, res):
+        per = ", ".join(f"{k} {v['psnr']:.2f} (bicubic {v['psnr_in']:.2f})" for k, v in res["tasks"].items())
+        return f"val PSNR-Y {per}"
