@@ -11,8 +11,9 @@ The rule, per axis (both axes use the same scale):
 * the ``ceil(width) + 2`` taps from ``floor(u - width / 2)`` are weighted, the weights normalised to sum 1,
   and inputs outside the axis are read from its symmetric (edge-repeating) mirror.
 
-The resize is linear and separable, so each axis is one dense ``n_out x n_in`` matrix
-(:func:`resize_matrix`): numpy images and torch batches use the same matrices. Computed in float64 and left
+The resize is linear and separable, so each axis is one ``n_out x n_in`` matrix of a few taps per row
+(sparse for whole images, :func:`imresize`; dense for torch batches, :func:`imresize_torch`): both come from
+the same taps. Computed in float64 and left
 unrounded; callers that want MATLAB's uint8 files round (:func:`to_uint8_grid`).
 """
 from __future__ import annotations
@@ -35,10 +36,9 @@ def output_length(n: int, scale: float) -> int:
     return int(math.ceil(n * scale - 1e-9))
 
 
-@lru_cache(maxsize=64)
-def resize_matrix(n_in: int, scale: float, antialias: bool = True) -> np.ndarray:
-    """float64 ``ceil(n_in * scale) x n_in`` matrix M: resized axis = M @ axis (see the module docstring).
-    Read-only (cached)."""
+@lru_cache(maxsize=16)
+def _taps(n_in: int, scale: float, antialias: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(source index, weight) of every tap, each ``n_out x taps`` (read-only; see the module docstring)."""
     if n_in < 1 or not scale > 0:
         raise ValueError(f"resize needs a non-empty axis and a positive scale, got {n_in} samples, scale {scale}")
     n_out = output_length(n_in, scale)
@@ -54,23 +54,43 @@ def resize_matrix(n_in: int, scale: float, antialias: bool = True) -> np.ndarray
     w /= w.sum(1, keepdims=True)
     mirror = np.concatenate([np.arange(n_in), np.arange(n_in)[::-1]])  # symmetric border, 0-based
     src = mirror[np.mod(idx.astype(np.int64) - 1, 2 * n_in)]
-    m = np.zeros((n_out, n_in), dtype=np.float64)
-    np.add.at(m, (np.repeat(np.arange(n_out), taps), src.ravel()), w.ravel())
-    m.setflags(write=False)
-    return m
+    src.setflags(write=False)
+    w.setflags(write=False)
+    return src, w
 
 
-def imresize(img: np.ndarray, scale: float, antialias: bool = True) -> np.ndarray:
-    """MATLAB ``imresize(img, scale)`` (bicubic) of a float HxW or HxWxC array; float64 out,
-    ceil(H * scale) x ceil(W * scale), unclipped and unrounded."""
-    a = np.asarray(img, dtype=np.float64)
+def _sparse(n_in: int, scale: float, antialias: bool, dtype):
+    """The resize of one axis as a ``scipy.sparse`` CSR matrix (``n_out x n_in``, a few taps per row)."""
+    from scipy import sparse
+
+    src, w = _taps(n_in, float(scale), bool(antialias))
+    n_out, taps = src.shape
+    rows = np.repeat(np.arange(n_out), taps)
+    return sparse.csr_matrix((w.ravel().astype(dtype), (rows, src.ravel())), shape=(n_out, n_in))
+
+
+def resize_matrix(n_in: int, scale: float, antialias: bool = True) -> np.ndarray:
+    """float64 ``ceil(n_in * scale) x n_in`` dense matrix M: resized axis = M @ axis (see the module
+    docstring). For small axes (training patches, tests); whole images go through :func:`imresize`."""
+    return _sparse(n_in, scale, antialias, np.float64).toarray()
+
+
+def imresize(img: np.ndarray, scale: float, antialias: bool = True, dtype=np.float64) -> np.ndarray:
+    """MATLAB ``imresize(img, scale)`` (bicubic) of a float HxW or HxWxC array: ceil(H * scale) x
+    ceil(W * scale) of ``dtype`` (float64 by default; float32 halves the memory of big images), unclipped and
+    unrounded. One channel at a time through sparse per-axis matrices: beside the output, the working memory
+    is one channel of the input and of the half-resized image."""
+    a = np.asarray(img)
     if a.ndim not in (2, 3):
         raise ValueError(f"imresize expects HxW or HxWxC, got shape {a.shape}")
-    rows = resize_matrix(a.shape[0], float(scale), antialias)
-    cols = resize_matrix(a.shape[1], float(scale), antialias)
-    out = np.tensordot(rows, a, axes=(1, 0))  # H' x W (x C)
-    out = np.tensordot(cols, out, axes=(1, 1))  # W' x H' (x C)
-    return np.swapaxes(out, 0, 1)
+    rows = _sparse(a.shape[0], float(scale), antialias, dtype)
+    cols = _sparse(a.shape[1], float(scale), antialias, dtype)
+    planes = a[..., None] if a.ndim == 2 else a
+    out = np.empty((rows.shape[0], cols.shape[0], planes.shape[2]), dtype=dtype)
+    for c in range(planes.shape[2]):
+        half = rows @ np.ascontiguousarray(planes[..., c], dtype=dtype)  # H' x W
+        out[..., c] = (cols @ half.T).T
+    return out[..., 0] if a.ndim == 2 else out
 
 
 def imresize_torch(x, scale: float, antialias: bool = True):
