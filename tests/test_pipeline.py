@@ -35,6 +35,15 @@ def test_clean_photo_gets_an_empty_plan():
     assert plan.empty and plan.skipped == {}
 
 
+def test_blur_yields_to_resize_read_at_least_as_probably():
+    plan = make_plan(diag(0.0, resize=0.66, blur=0.65), COVERS)
+    assert [s.families for s in plan.steps] == [("resize",)] and "side effect of resize" in plan.skipped["blur"]
+    assert "blur" in make_plan(diag(0.0, resize=0.44, blur=0.87), COVERS).steps[0].families
+    # asked for with --only, it runs
+    assert [s.families for s in make_plan(diag(0.0, resize=0.66, blur=0.65), COVERS, only=["blur"]).steps] == [
+        ("blur",)]
+
+
 def test_plan_undoes_the_last_degradation_first():
     plan = make_plan(diag(0.0, noise=0.8, jpeg=(0.9, {"quality": 30.0}), blur=0.7, haze=0.6), COVERS)
     assert [s.expert for s in plan.steps] == ["jpeg", "noise", "sharpen", "general"]
@@ -42,7 +51,7 @@ def test_plan_undoes_the_last_degradation_first():
 
 
 def test_one_expert_for_two_families_runs_once_at_the_first_place():
-    plan = make_plan(diag(0.0, blur=0.7, resize=0.9), COVERS)  # (a table where one expert has both)
+    plan = make_plan(diag(0.0, blur=0.9, resize=0.7), COVERS)  # (a table where one expert has both)
     assert len(plan.steps) == 1 and plan.steps[0].families == ("resize", "blur")
 
 

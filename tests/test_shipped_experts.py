@@ -7,7 +7,7 @@ from gir.models.shipped import WEIGHTS_DIR
 from gir.restore.engine import Restorer
 from gir.restore.experts import SHIPPED, coverage, shipped_experts
 
-NETWORKS = sorted({what for _, _, kind, what, _ in SHIPPED if kind in ("network", "denoiser", "pnp")})
+NETWORKS = sorted({what for _, kind, what, _ in SHIPPED if kind in ("network", "denoiser", "pnp")})
 
 
 @pytest.mark.parametrize("name", NETWORKS)
@@ -27,6 +27,10 @@ def test_every_shipped_expert_is_installed_and_covers_the_planned_families():
     covers = coverage(experts)
     assert covers["noise"] == "denoise" and covers["jpeg"] == "jpeg" and covers["blur"] == "deblur"
     assert covers["resize"] == covers["ringing"] == "band"  # one expert for both: see gir.restore.experts
+    # the policy table's expert column is the one place that says it
+    from gir.restore.policy import POLICY
+
+    assert covers == {row.family: row.expert for row in POLICY}
 
 
 @pytest.mark.parametrize("name", ["gir-denoiser", "gir-expert-jpeg", "gir-expert-band"])

@@ -5,7 +5,8 @@ degradation families it names; the plan (:mod:`gir.restore.plan`) does not care 
 classical method. Network experts run through :class:`gir.restore.engine.Restorer` (tiled for any size) and
 load their weights on first use.
 
-The shipped set (:data:`SHIPPED`), first expert to name a family wins:
+The shipped set (:data:`SHIPPED`; which families each restores is the ``expert`` column of the policy table,
+:mod:`gir.restore.policy`):
 
 * ``impulse``: the switching median repair of salt-and-pepper samples (:mod:`gir.restore.impulse`);
 * ``jpeg`` and ``band`` (resize, ringing): wavelet U-Nets trained here, one per group
@@ -34,6 +35,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from gir.errors import GirError
+from gir.models.shipped import is_shipped
+from gir.restore.policy import families_of
 
 Image = np.ndarray
 
@@ -203,39 +206,35 @@ def _dehaze(rgb: Image) -> Image:
     return dark_channel_prior(rgb)
 
 
-# (name, families, kind, weights or function, about). Order matters: the first expert to name a family wins.
-SHIPPED: tuple[tuple[str, tuple[str, ...], str, object, str], ...] = (
-    ("impulse", ("impulse",), "classical", _impulse, "switching median: replaces isolated 0/1 samples only"),
-    ("jpeg", ("jpeg",), "network", "gir-expert-jpeg",
+# (name, kind, weights or function, about); the families each restores are its rows of the policy table
+# (gir.restore.policy: ``expert``).
+SHIPPED: tuple[tuple[str, str, object, str], ...] = (
+    ("impulse", "classical", _impulse, "switching median: replaces isolated 0/1 samples only"),
+    ("jpeg", "network", "gir-expert-jpeg",
      "wavelet U-Net told the JPEG quality, trained on quality 10-80, also over camera-like noise and light blur"),
-    ("denoise", ("noise",), "denoiser", "gir-denoiser",
+    ("denoise", "denoiser", "gir-denoiser",
      "wavelet U-Net told the noise level (FFDNet's map), trained on Gaussian sigma 0-75 and Poisson-Gaussian noise"),
-    ("deblur", ("blur",), "pnp", "gir-denoiser",
+    ("deblur", "pnp", "gir-denoiser",
      "plug-and-play deconvolution (HQS, the denoiser as prior) with the blur kernel estimated from the photo"),
-    ("band", ("resize", "ringing"), "network", "gir-expert-band",
+    ("band", "network", "gir-expert-band",
      "wavelet U-Net trained on 1.5-4x down-up sampling and sinc-filter ringing (band-limited photos)"),
-    ("general", ("demosaic", "damage", "rain", "raindrop", "snow", "haze", "low_light"), "network",
-     "gir-wunet-cpu", "the previous single blind network (milestone 1), for what no specialist covers yet"),
+    ("general", "network", "gir-wunet-cpu",
+     "the previous single blind network (milestone 1), for what no specialist covers yet"),
 )
 CLASSICAL = {"dehaze": (("haze",), _dehaze, "dark-channel prior")}
-
-
-def _installed(name: str) -> bool:
-    from gir.models.shipped import WEIGHTS_DIR, WEIGHTS_SUFFIX
-
-    return (WEIGHTS_DIR / f"{name}{WEIGHTS_SUFFIX}").is_file()
 
 
 def shipped_experts(options: Mapping | None = None, *, use: Sequence[str] | None = None) -> dict[str, Expert]:
     """The shipped experts whose weights are installed, by name (in :data:`SHIPPED` order). ``options``:
     Restorer keyword arguments for the network experts. ``use``: only these names."""
     experts: dict[str, Expert] = {}
-    for name, families, kind, what, about in SHIPPED:
+    for name, kind, what, about in SHIPPED:
         if use is not None and name not in use:
             continue
+        families = families_of(name)
         if kind == "classical":
             experts[name] = ClassicalExpert(name, families, kind, about, fn=what)
-        elif _installed(str(what)):
+        elif is_shipped(str(what)):
             cls = {"network": NetworkExpert, "denoiser": DenoiserExpert, "pnp": DeblurExpert}[kind]
             experts[name] = cls(name, families, kind, f"{about} ({what})", model=what, options=dict(options or {}))
     return experts

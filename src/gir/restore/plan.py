@@ -125,6 +125,11 @@ def make_plan(diag: Diagnosis, covers: Mapping[str, str], *, only: Sequence[str]
         if first is not None and policy(family).only_if_first and family not in first and not asked:
             skipped[family] = "appeared only after an earlier step (a smoothed photo reads as band-limited)"
             continue
+        other = policy(family).yields_to
+        if other and not asked and diag.findings[other].p >= max(threshold, f.p):
+            skipped[family] = (f"read as a side effect of {other} ({other} p {diag.findings[other].p:.0%} >= "
+                               f"{family} p {f.p:.0%})")
+            continue
         need = threshold if asked else min_p(family, threshold)
         why = _why_not(diag, family, covers, only_set, skip_set, need)
         if why is not None:
