@@ -323,11 +323,14 @@ def expected_clipped(x: Image, sigma: float) -> Image:
     ``x``, is how verification tells that from a tone shift."""
     from scipy.special import ndtr
 
-    x = np.asarray(x, dtype=np.float64)
+    src = np.asarray(x)
     s = float(sigma) / 255.0
     if s <= 0:
-        return np.clip(x, 0.0, 1.0).astype(np.float32)
-    a, b = -x / s, (1.0 - x) / s
+        return np.clip(src, 0.0, 1.0).astype(np.float32)
     pdf = lambda t: np.exp(-0.5 * t * t) / np.sqrt(2 * np.pi)  # noqa: E731
-    out = (1.0 - ndtr(b)) + x * (ndtr(b) - ndtr(a)) + s * (pdf(a) - pdf(b))
-    return out.astype(np.float32)
+    out = np.empty(src.shape, dtype=np.float32)
+    for r in range(0, src.shape[0], 256):  # strips of rows: float64 temporaries of a strip, not of a 24 MP photo
+        v = src[r:r + 256].astype(np.float64)
+        a, b = -v / s, (1.0 - v) / s
+        out[r:r + 256] = (1.0 - ndtr(b)) + v * (ndtr(b) - ndtr(a)) + s * (pdf(a) - pdf(b))
+    return out

@@ -127,8 +127,9 @@ def cell_noise(sigma: float, scale: int = TONE_SCALE) -> float:
 
 def residual_rms(rgb_before: np.ndarray, observed: np.ndarray) -> float:
     """RMS (0-255) of the input minus the output degraded again."""
-    d = np.asarray(rgb_before, np.float64) - np.asarray(observed, np.float64)
-    return float(np.sqrt(np.mean(d * d)) * 255.0)
+    from gir.metrics.fidelity import mean_square
+
+    return float(np.sqrt(mean_square(np.asarray(rgb_before), np.asarray(observed))) * 255.0)
 
 
 def verify(families: Iterable[str], before: Diagnosis, after: Diagnosis, rgb_before: np.ndarray,
