@@ -9,12 +9,18 @@ Parts, each a Markdown table (append them to RESULTS.md with ``--append``):
   that `gir restore` checks each enlargement with (:data:`gir.restore.upscale.MAX_RESIDUAL`).
 * ``speed``: seconds for x4 of a 0.25 MP input (4 MP out) and x2 of a 1 MP input, through
   :class:`gir.restore.upscale.Upscaler` (what `gir restore --scale` runs after the restoration steps).
-* ``real``: a contact sheet of the real low-resolution photos (RealSRSet, old photos) at x4: bicubic against
-  `gir restore --scale 4` (the default pipeline: restored at the input size, then enlarged), centre crops,
+* ``degraded``: Set5 and Set14 at x2 / x4 with LR files that are more than down-sampled, written here with
+  numpy and Pillow (not the library's ops): MATLAB-bicubic LR, then Gaussian noise sigma 5 and a Pillow JPEG of
+  quality 60. Bicubic, ``gir-upscale`` and ``--real-model`` (default ``gir-upscale-real``), each alone, PSNR-Y
+  against the HR image (the protocol's crop).
+* ``real``: a contact sheet of the real low-resolution photos (RealSRSet, old photos) at x4: bicubic, the
+  fidelity network alone and `gir restore --scale 4` (the default pipeline: restored at the input size, then
+  enlarged by the network its analysis chooses), centre crops,
   written to ``docs/upscale_real.png``; the table lists what the pipeline ran on each photo.
 
     python benchmarks/upscale.py --part sets --threads 2
     python benchmarks/upscale.py --part speed --threads 2
+    python benchmarks/upscale.py --part degraded --threads 2
     python benchmarks/upscale.py --part real --threads 2
 """
 from __future__ import annotations
@@ -84,6 +90,55 @@ def part_sets(args, root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _degrade_lr(lr: np.ndarray, seed: int) -> np.ndarray:
+    """Noise sigma 5 (numpy) then a Pillow JPEG of quality 60, on an LR float image (3 channels or 1)."""
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    u8 = np.clip(np.rint(lr * 255 + rng.normal(0, 5, lr.shape)), 0, 255).astype(np.uint8)
+    gray = u8.shape[2] == 1
+    buf = io.BytesIO()
+    Image.fromarray(u8[..., 0] if gray else u8).save(buf, format="JPEG", quality=60)
+    out = np.asarray(Image.open(io.BytesIO(buf.getvalue())), dtype=np.float32) / 255.0
+    return out[..., None] if gray else out
+
+
+def part_degraded(args, root: Path) -> str:
+    import torch
+
+    from gir.bench.evaluate import mean_table, score_pairs
+    from gir.bench.superres import bicubic, load_sr_images, sr_pairs
+    from gir.data.pairs import Pair
+    from gir.restore.engine import Restorer
+
+    lines = [f"### Upscaling photos that are more than down-sampled (noise 5 + JPEG 60 on the LR)\n", header(args),
+             "| set | scale | bicubic | gir-upscale (fidelity) | " + args.real_model + " |", "|---|---|---|---|---|"]
+    for name in ("set5", "set14"):
+        images = list(load_sr_images(root / "test" / name))
+        for s in (2, 4):
+            nets = {"fidelity": Restorer(args.model, impulse_repair=False, ensemble=1, scale=s),
+                    "real": Restorer(args.real_model, impulse_repair=False, ensemble=1, scale=s)}
+
+            def as_method(net):
+                def method(lr, scale):
+                    gray = lr.shape[2] == 1
+                    out = net(np.repeat(lr, 3, 2) if gray else lr)
+                    return out.mean(2, keepdims=True) if gray else out
+                return method
+
+            pairs = [Pair(p.task, p.dataset, p.image, _degrade_lr(p.lq, k), p.gt, p.told)
+                     for k, p in enumerate(sr_pairs(images, [s]))]
+            with torch.inference_mode():
+                scores = score_pairs({k: as_method(v) for k, v in nets.items()}, pairs, crop_border=s,
+                                     y_channel=True, baseline=bicubic)
+            m = mean_table(scores, by=("method",))
+            lines.append(f"| {name} ({len(images)}) | x{s} | {m[('input',)]['psnr']:.2f} | "
+                         f"{m[('fidelity',)]['psnr']:.2f} | {m[('real',)]['psnr']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def part_speed(args, root) -> str:
     from gir.restore.upscale import Upscaler
 
@@ -128,7 +183,10 @@ def part_real(args, root: Path) -> str:
     from gir.restore.upscale import bicubic_enlarge
     from gir.viz import contact_sheet
 
+    from gir.restore.engine import Restorer
+
     pipe = Pipeline(scale=4, upscaler=None if args.model == "gir-upscale" else args.model)
+    fidelity = Restorer(args.model, impulse_repair=False, ensemble=1, scale=4)
     files = sorted((root / "real" / "realsrset_lowres").glob("*"))[: args.max_images]
     files += sorted((root / "real" / "old_photos").glob("*"))[: max(2, args.max_images // 4)]
     tiles, labels = [], []
@@ -147,9 +205,9 @@ def part_real(args, root: Path) -> str:
         h, w = rgb.shape[:2]
         y0, x0 = max(0, (h - c) // 2), max(0, (w - c) // 2)
         crop = (slice(y0 * 4, (y0 + c) * 4), slice(x0 * 4, (x0 + c) * 4))
-        tiles += [bicubic_enlarge(rgb, 4)[crop], outcome.image[crop]]
-        labels += [f"{f.name}: bicubic x4", f"gir restore --scale 4 ({kept})"]
-    sheet = contact_sheet(tiles, labels, cols=4)
+        tiles += [bicubic_enlarge(rgb, 4)[crop], fidelity(rgb)[crop], outcome.image[crop]]
+        labels += [f"{f.name}: bicubic x4", f"{args.model} alone", f"gir restore --scale 4\n({kept}; {up.method})"]
+    sheet = contact_sheet(tiles, labels, cols=6)
     out = Path(__file__).resolve().parents[1] / "docs" / "upscale_real.png"
     from PIL import Image
 
@@ -161,7 +219,8 @@ def part_real(args, root: Path) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", required=True, choices=("sets", "speed", "real"))
+    ap.add_argument("--part", required=True, choices=("sets", "speed", "degraded", "real"))
+    ap.add_argument("--real-model", default="gir-upscale-real", help="degraded part: the real-photo network")
     ap.add_argument("--model", default="gir-upscale", help="the SR network (a shipped name or a checkpoint)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-images", type=int, default=8, help="real part: RealSRSet photos on the sheet")
@@ -171,7 +230,8 @@ def main() -> None:
     root = shared_or_skip(args.threads)
     if root is None and args.part != "speed":
         return
-    text = {"sets": part_sets, "speed": part_speed, "real": part_real}[args.part](args, Path(root or "."))
+    text = {"sets": part_sets, "speed": part_speed, "degraded": part_degraded, "real": part_real}[args.part](
+        args, Path(root or "."))
     emit(text, args.append)
 
 

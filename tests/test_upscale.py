@@ -98,11 +98,11 @@ def test_fresh_network_is_bicubic_and_every_scale_has_its_size():
     assert d.scales == (2, 3, 4) and d.scale == 2
 
 
-def _trained_looking_net(seed=0):
+def _trained_looking_net(seed=0, std=0.01):
     torch.manual_seed(seed)
     net = build_model({"type": "rlfn", "preset": "small", "channels": 16, "blocks": 1}).eval()
     for p in net.tails.parameters():
-        torch.nn.init.normal_(p, std=0.01)
+        torch.nn.init.normal_(p, std=std)
     return net
 
 
@@ -163,6 +163,23 @@ def test_upscaler_falls_back_to_bicubic_when_the_network_is_inconsistent(tmp_pat
     out, rec = Upscaler(2, str(path), tile=0)(x)
     assert out.shape == (48, 48, 3) and rec.method == "bicubic" and "bicubic instead" in rec.why
     assert np.allclose(out, np.clip(imresize(x, 2.0), 0, 1), atol=1e-6)
+
+
+def test_photos_that_showed_more_than_down_sampling_get_the_real_photo_network(tmp_path):
+    paths = {}
+    for name, seed in (("fidelity", 0), ("real", 1)):
+        paths[name] = tmp_path / f"{name}.safetensors"
+        save_checkpoint(paths[name], _trained_looking_net(seed, std=0.001).state_dict(), None,
+                        {"type": "rlfn", "preset": "small", "channels": 16, "blocks": 1})
+    up = Upscaler(2, str(paths["fidelity"]), real_model=str(paths["real"]), tile=0)
+    x = np.full((20, 24, 3), 0.5, np.float32)
+    x[5:15, 6:18] = 0.7
+    _, plain = up(x)
+    _, real = up(x, degraded=("jpeg", "noise"))
+    assert plain.method == "fidelity" and "only down-sampling" in plain.why
+    assert real.method == "real" and "showed jpeg, noise" in real.why
+    _, asked = Upscaler(2, "bicubic")(x)
+    assert asked.method == "bicubic" and asked.why == "asked for"
 
 
 def test_pipeline_scale_with_a_network_checkpoint(tmp_path):

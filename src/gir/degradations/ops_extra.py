@@ -399,6 +399,15 @@ def realesrgan(img, rng, scale, strength):
     [resize to 1/``scale`` of the input + optional sinc]. The low-resolution result is upsampled (bicubic)
     back to the input size. Every inner choice is drawn from ``rng``."""
     h, w = img.shape[:2]
+    return _resize(realesrgan_low_resolution(img, rng, scale, strength), h, w, "bicubic")
+
+
+def realesrgan_low_resolution(img: np.ndarray, rng: np.random.Generator, scale: float, strength: float
+                              ) -> np.ndarray:
+    """The low-resolution image of :func:`realesrgan` (round(H / scale) x round(W / scale); not clipped: the
+    final sinc may overshoot), before its final bicubic enlargement: what a blind super-resolution network for
+    real photos trains on."""
+    h, w = img.shape[:2]
     lh, lw = max(1, round(h / scale)), max(1, round(w / scale))
     out = _degrade_round(img, rng, _FIRST, strength, (h, w))
     out = _degrade_round(out, rng, _SECOND, strength, (lh, lw))
@@ -409,4 +418,4 @@ def realesrgan(img, rng, scale, strength):
     else:
         out = _random_jpeg(out, rng, _SECOND, strength)
         out = _final_sinc(_resize(out, lh, lw, mode), rng, strength)
-    return _resize(out, h, w, "bicubic")
+    return out

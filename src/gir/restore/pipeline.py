@@ -213,7 +213,8 @@ class Pipeline:
         outcome = Outcome(rgb, diagnosis, plan)
         outcome.image = self._steps(outcome, rgb, seen, file, progress) if not plan.empty else rgb
         if self.scale > 1:
-            outcome.image, outcome.upscale = self.upscaler(outcome.image, progress=progress)
+            showed = tuple(f for f in diagnosis.detected(self.threshold) if f != "resize")
+            outcome.image, outcome.upscale = self.upscaler(outcome.image, progress=progress, degraded=showed)
         outcome.seconds = time.perf_counter() - t0
         return outcome
 

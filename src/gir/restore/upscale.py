@@ -1,12 +1,20 @@
 """Upscaling, the last step of the restore path (``gir restore --scale S``, ``gir.restore(..., scale=S)``).
 
 The photo is restored at its own size first (noise, JPEG and blur are what the experts were trained and
-verified on), then enlarged by the shipped super-resolution network (``gir-upscale``: one RLFN-style network
-for x2, x3 and x4 that works at the low resolution and upsamples at the end, :mod:`gir.models.upscale`),
-tiled at the low resolution by :class:`gir.restore.engine.Restorer`.
+verified on), then enlarged by a shipped super-resolution network (one RLFN-style network for x2, x3 and x4
+that works at the low resolution and upsamples at the end, :mod:`gir.models.upscale`), tiled at the low
+resolution by :class:`gir.restore.engine.Restorer`:
+
+* ``gir-upscale`` (fidelity: trained on clean MATLAB-bicubic down-sampling) for photos that showed nothing
+  but down-sampling;
+* ``gir-upscale-real`` (the same network fine-tuned on Real-ESRGAN's second-order degradation) for photos
+  that showed more (the caller says so: the pipeline passes the families its first analysis detected), so
+  that left-over JPEG blocks and noise are not sharpened into texture. Without its weights, the fidelity
+  network does both.
 
 Verified by consistency, like every step: the enlargement shrunk back with the same MATLAB bicubic the
-network was trained to invert must reproduce its input within :data:`MAX_RESIDUAL` (0-255 RMS; on Set5 and
+network was trained to invert must reproduce its input within :data:`MAX_RESIDUAL` (the real-photo network,
+which removes what it reads as degradation: within :data:`MAX_RESIDUAL_REAL`) (0-255 RMS; on Set5 and
 Set14 the network's residual is at most 1.7 at any scale, ``benchmarks/upscale.py``). A network output that
 does not, and is further from its input than plain bicubic enlargement is, is replaced by that enlargement, and
 the record says so (a noisy photo is reproduced exactly by neither: the network is kept when it is closer). Without the shipped weights (or with ``model="bicubic"``) the enlargement is bicubic.
@@ -21,7 +29,13 @@ from gir.errors import GirError
 
 SCALES = (1, 2, 3, 4)
 UPSCALE_MODEL = "gir-upscale"
+REAL_MODEL = "gir-upscale-real"
 MAX_RESIDUAL = 4.0  # 0-255 RMS of (input - output shrunk back); see benchmarks/upscale.py for what it is
+# The real-photo network removes the noise and JPEG it reads, so its output, shrunk back, differs from its
+# input by about what it removed: 6.6 on average (at most 9.0) on Set5 / Set14 LR files given noise 5 and JPEG 60,
+# where it gains over the fidelity network, and 18.6 on a real photo with noise of sigma 19 (OST_009). Its
+# bound only catches a broken output.
+MAX_RESIDUAL_REAL = 24.0
 
 
 def parse_scale(value) -> int:
@@ -86,45 +100,59 @@ class UpscaleRecord:
 
 class Upscaler:
     """Enlarge by ``scale`` (2, 3 or 4) with the SR network ``model`` (None: the shipped ``gir-upscale``,
-    bicubic when it is not installed; ``"bicubic"``: bicubic), checked by :func:`shrink_residual`.
-    device, tile, overlap, half, ensemble: as for :class:`gir.restore.engine.Restorer`."""
+    bicubic when it is not installed; ``"bicubic"``: bicubic) or, for photos that showed more than
+    down-sampling, ``real_model`` (None: the shipped ``gir-upscale-real`` where installed and ``model`` is
+    the default), checked by :func:`shrink_residual`. device, tile, overlap, half, ensemble: as for
+    :class:`gir.restore.engine.Restorer`."""
 
-    def __init__(self, scale: int, model=None, *, device="auto", tile="auto", overlap: int = 16,
+    def __init__(self, scale: int, model=None, *, real_model=None, device="auto", tile="auto", overlap: int = 16,
                  half: bool | None = None, ensemble: int | str = 1):
         self.scale = parse_scale(scale)
-        self.restorer = None
+        self.restorer = self.real = None
+        self.asked_bicubic = model == "bicubic"
         if self.scale == 1 or model == "bicubic":
             return
         from gir.models.shipped import is_shipped
         from gir.restore.engine import Restorer
 
-        if model is None and not is_shipped(UPSCALE_MODEL):
-            return
-        self.restorer = Restorer(model or UPSCALE_MODEL, device=device, tile=tile, overlap=overlap, half=half,
-                                 impulse_repair=False, ensemble=ensemble, scale=self.scale)
+        def make(spec):
+            return Restorer(spec, device=device, tile=tile, overlap=overlap, half=half, impulse_repair=False,
+                            ensemble=ensemble, scale=self.scale)
+
+        if model is not None or is_shipped(UPSCALE_MODEL):
+            self.restorer = make(model or UPSCALE_MODEL)
+        if real_model is not None or (model is None and is_shipped(REAL_MODEL)):
+            self.real = make(real_model or REAL_MODEL)
 
     @property
     def method(self) -> str:
         return "bicubic" if self.restorer is None else self.restorer.model.name
 
-    def __call__(self, rgb: np.ndarray, progress: bool | str = False) -> tuple[np.ndarray, UpscaleRecord]:
-        """(float32 (s H) x (s W) x 3 in [0, 1], its record) for float32 HxWx3 ``rgb``."""
+    def __call__(self, rgb: np.ndarray, progress: bool | str = False, degraded: tuple[str, ...] = ()
+                 ) -> tuple[np.ndarray, UpscaleRecord]:
+        """(float32 (s H) x (s W) x 3 in [0, 1], its record) for float32 HxWx3 ``rgb``. ``degraded``: the
+        families other than down-sampling that the photo showed (the real-photo network is used for them)."""
         import time
 
         t0 = time.perf_counter()
         s = self.scale
         if s == 1:
             return rgb, UpscaleRecord(1, "none", 0.0, "scale 1", 0.0)
-        if self.restorer is None:
+        restorer = self.real if degraded and self.real is not None else self.restorer
+        if restorer is None:
             out = bicubic_enlarge(rgb, s)
-            why = "no super-resolution network installed" if self.method == "bicubic" else ""
+            why = "" if self.asked_bicubic else "no super-resolution network installed"
             return out, UpscaleRecord(s, "bicubic", shrink_residual(rgb, out, s), why or "asked for",
                                       time.perf_counter() - t0)
-        out = self.restorer(rgb, progress=progress)
+        method = restorer.model.name
+        chosen = (f"the photo showed {', '.join(degraded)}" if restorer is self.real else
+                  "the photo showed only down-sampling" if self.real is not None else "")
+        out = restorer(rgb, progress=progress)
         residual = shrink_residual(rgb, out, s)
-        if residual <= MAX_RESIDUAL:
-            return out, UpscaleRecord(s, self.method, residual, "consistent with its input",
-                                      time.perf_counter() - t0)
+        bound = MAX_RESIDUAL_REAL if restorer is self.real else MAX_RESIDUAL
+        if residual <= bound:
+            return out, UpscaleRecord(s, method, residual, "; ".join(x for x in (chosen, "consistent with its input")
+                                                                     if x), time.perf_counter() - t0)
         # Noisy or impulsive photos are not reproduced exactly by any enlargement: bicubic replaces the
         # network only where it is the more consistent of the two.
         plain = bicubic_enlarge(rgb, s)
@@ -132,8 +160,8 @@ class Upscaler:
         if plain_residual < residual:
             del out  # one full-size output alive at a time
             return plain, UpscaleRecord(s, "bicubic", plain_residual,
-                                        f"{self.method} did not reproduce its input when shrunk back "
-                                        f"({residual:.2f} > {MAX_RESIDUAL}, bicubic {plain_residual:.2f}); "
+                                        f"{method} did not reproduce its input when shrunk back "
+                                        f"({residual:.2f} > {bound}, bicubic {plain_residual:.2f}); "
                                         f"bicubic instead", time.perf_counter() - t0)
-        return out, UpscaleRecord(s, self.method, residual, f"above {MAX_RESIDUAL} but closer to its input than "
+        return out, UpscaleRecord(s, method, residual, f"above {bound} but closer to its input than "
                                   f"bicubic ({plain_residual:.2f}): a noisy photo", time.perf_counter() - t0)

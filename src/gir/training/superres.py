@@ -7,6 +7,13 @@ same share); the batch is shrunk with :func:`gir.degradations.matlab_resize.imre
 8-bit levels, exactly as the benchmark's LR files are made, and the network (``scale`` passed to its forward)
 is trained against the HR patch with the config's ``loss`` terms.
 
+``degradation: realesrgan`` trains the blind network for real photos instead: each HR patch gets its own
+second-order degradation (Real-ESRGAN's: blur, resize, noise, JPEG, twice, then a final sinc and JPEG in random
+order; :func:`gir.degradations.ops_extra.realesrgan_low_resolution`) down to 1/scale, with ``strength`` drawn
+uniformly in the given range per patch (the fraction of the published ranges used), stored as 8 bits. The
+numpy generator of each patch is seeded from torch's (the engine seeds torch per iteration), so a run is
+deterministic.
+
 Validation: the images of ``data.val`` (their ground truth; the tasks' degraded inputs are not used) at each
 scale, scored by the one evaluation loop with the protocol's Y-channel PSNR, border shaved, bicubic as the
 baseline; ``score`` is the mean PSNR over scales.
@@ -61,10 +68,16 @@ def validate_upscaler(model, images, scales, device: torch.device) -> dict[str, 
 class Upscale(Objective):
     """See the module docstring. ``scales``: the scales trained (each must be one of the network's)."""
 
-    def __init__(self, scales=(2, 3, 4)):
+    def __init__(self, scales=(2, 3, 4), degradation: str = "bicubic", strength=(0.25, 1.0)):
         self.scales = tuple(int(s) for s in scales)
         if not self.scales or any(s < 2 for s in self.scales):
             raise ValueError(f"scales must be integers >= 2, got {list(scales)}")
+        if degradation not in ("bicubic", "realesrgan"):
+            raise ValueError(f"degradation must be bicubic or realesrgan, got {degradation!r}")
+        lo, hi = (float(v) for v in strength)
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(f"strength must be [low, high] within [0, 1], got {list(strength)}")
+        self.degradation, self.strength = degradation, (lo, hi)
 
     def bind(self, model, loss, device, cfg):
         super().bind(model, loss, device, cfg)
@@ -82,9 +95,23 @@ class Upscale(Objective):
     def scale_at(self, t: int) -> int:
         return self.scales[t % len(self.scales)]
 
+    def low_resolution(self, gt: torch.Tensor, s: int) -> torch.Tensor:
+        """The LR batch of HR batch ``gt`` (B x 3 x H x W) at scale ``s``, 8-bit levels."""
+        if self.degradation == "bicubic":
+            return to_uint8_grid(imresize_torch(gt, 1.0 / s)).to(gt.dtype)
+        from gir.degradations.ops_extra import realesrgan_low_resolution
+
+        out = []
+        for hr in gt.detach().float().cpu().permute(0, 2, 3, 1).numpy():
+            rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,))))
+            strength = float(rng.uniform(*self.strength))
+            out.append(realesrgan_low_resolution(np.ascontiguousarray(hr), rng, float(s), strength))
+        lr = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)
+        return to_uint8_grid(lr).to(gt.device, gt.dtype)
+
     def step(self, net, batch, lq, gt, t, phase=0):
         s = self.scale_at(t)
-        lr = to_uint8_grid(imresize_torch(gt, 1.0 / s)).to(gt.dtype)
+        lr = self.low_resolution(gt, s)
         pred = net(lr, scale=s)
         total, terms = self.loss(pred, gt)
         with torch.no_grad():
