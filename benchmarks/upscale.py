@@ -56,7 +56,7 @@ def part_sets(args, root: Path) -> str:
     import torch
 
     from gir.bench.evaluate import mean_table, score_pairs
-    from gir.bench.superres import bicubic, load_sr_images, sr_pairs
+    from gir.bench.superres import bicubic, load_sr_images, rgb_only, sr_pairs
     from gir.degradations.matlab_resize import imresize
     from gir.restore.engine import Restorer
     from gir.restore.verify import residual_rms
@@ -71,13 +71,12 @@ def part_sets(args, root: Path) -> str:
             residuals: list[float] = []
 
             def method(lr, scale, net=net, residuals=residuals):
-                gray = lr.shape[2] == 1
-                out = net(np.repeat(lr, 3, 2) if gray else lr)
-                residuals.append(residual_rms(np.repeat(lr, 3, 2) if gray else lr, imresize(out, 1.0 / scale)))
-                return out.mean(2, keepdims=True) if gray else out
+                out = net(lr)
+                residuals.append(residual_rms(lr, imresize(out, 1.0 / scale)))
+                return out
 
             with torch.inference_mode():
-                scores = score_pairs({"net": method}, sr_pairs(images, [s]), crop_border=s, y_channel=True,
+                scores = score_pairs({"net": rgb_only(method)}, sr_pairs(images, [s]), crop_border=s, y_channel=True,
                                      baseline=bicubic)
             m = mean_table(scores, by=("method",))
             bic, ours = m[("input",)], m[("net",)]
@@ -109,11 +108,11 @@ def part_degraded(args, root: Path) -> str:
     import torch
 
     from gir.bench.evaluate import mean_table, score_pairs
-    from gir.bench.superres import bicubic, load_sr_images, sr_pairs
+    from gir.bench.superres import bicubic, load_sr_images, rgb_only, sr_pairs
     from gir.data.pairs import Pair
     from gir.restore.engine import Restorer
 
-    lines = [f"### Upscaling photos that are more than down-sampled (noise 5 + JPEG 60 on the LR)\n", header(args),
+    lines = ["### Upscaling photos that are more than down-sampled (noise 5 + JPEG 60 on the LR)\n", header(args),
              "| set | scale | bicubic | gir-upscale (fidelity) | " + args.real_model + " |", "|---|---|---|---|---|"]
     for name in ("set5", "set14"):
         images = list(load_sr_images(root / "test" / name))
@@ -121,17 +120,10 @@ def part_degraded(args, root: Path) -> str:
             nets = {"fidelity": Restorer(args.model, impulse_repair=False, ensemble=1, scale=s),
                     "real": Restorer(args.real_model, impulse_repair=False, ensemble=1, scale=s)}
 
-            def as_method(net):
-                def method(lr, scale):
-                    gray = lr.shape[2] == 1
-                    out = net(np.repeat(lr, 3, 2) if gray else lr)
-                    return out.mean(2, keepdims=True) if gray else out
-                return method
-
             pairs = [Pair(p.task, p.dataset, p.image, _degrade_lr(p.lq, k), p.gt, p.told)
                      for k, p in enumerate(sr_pairs(images, [s]))]
             with torch.inference_mode():
-                scores = score_pairs({k: as_method(v) for k, v in nets.items()}, pairs, crop_border=s,
+                scores = score_pairs({k: rgb_only(lambda lr, scale, v=v: v(lr)) for k, v in nets.items()}, pairs, crop_border=s,
                                      y_channel=True, baseline=bicubic)
             m = mean_table(scores, by=("method",))
             lines.append(f"| {name} ({len(images)}) | x{s} | {m[('input',)]['psnr']:.2f} | "

@@ -93,7 +93,7 @@ def read_image(path, max_pixels: int | None = None) -> Image:
     and WebP carry no checksums, so damaged pixel data there may decode to wrong pixels without an error.
     """
     name = str(path)
-    limit = _pixel_limit(name, max_pixels)
+    limit = pixel_limit(name, max_pixels)
     head = _check_file(name)
     if head.startswith(_TIFF_MAGICS):
         return _read_tiff(name, limit)
@@ -105,7 +105,8 @@ def read_rgb(path, max_pixels: int | None = None) -> np.ndarray:
     return read_image(path, max_pixels).rgb
 
 
-def _pixel_limit(name: str, max_pixels: int | None) -> int:
+def pixel_limit(name: str, max_pixels: int | None = None) -> int:
+    """The pixel limit for reading ``name``: ``max_pixels``, else ``GIR_MAX_PIXELS``, else the default."""
     if max_pixels is not None:
         if int(max_pixels) < 1:
             raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}")

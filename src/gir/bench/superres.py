@@ -18,7 +18,8 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from gir.data.pairs import Pair
-from gir.degradations.matlab_resize import imresize, to_uint8_grid
+from gir.data.patches import quantize
+from gir.degradations.matlab_resize import imresize
 
 
 def modcrop(gt: np.ndarray, scale: int) -> np.ndarray:
@@ -29,7 +30,7 @@ def modcrop(gt: np.ndarray, scale: int) -> np.ndarray:
 
 def low_resolution(gt: np.ndarray, scale: int) -> np.ndarray:
     """The LR file of a (modcropped) HR image: MATLAB bicubic down by ``scale``, 8-bit levels, float32."""
-    return to_uint8_grid(imresize(gt, 1.0 / scale)).astype(np.float32)
+    return quantize(np.clip(imresize(gt, 1.0 / scale), 0.0, 1.0))
 
 
 def bicubic(lr: np.ndarray, scale: int) -> np.ndarray:
@@ -49,6 +50,18 @@ def load_sr_images(folder) -> Iterator[tuple[str, str, np.ndarray]]:
     for path in list_images([folder], key=str(folder)):
         img = read_image(path)
         yield folder.name, Path(path).name, img.rgb[..., :1] if img.gray else img.rgb
+
+
+def rgb_only(method):
+    """``method`` (lr HxWx3, scale) -> HR HxWx3, made to take one-channel LR files too: they go in repeated to
+    RGB and the mean of the output's channels comes back (HxWx1), as the gray ground truth is scored."""
+
+    def wrapped(lr: np.ndarray, scale):
+        if lr.shape[2] != 1:
+            return method(lr, scale)
+        return method(np.repeat(lr, 3, 2), scale).mean(2, keepdims=True)
+
+    return wrapped
 
 
 def sr_pairs(images: Iterable[tuple[str, str, np.ndarray]], scales: Sequence[int]) -> Iterator[Pair]:

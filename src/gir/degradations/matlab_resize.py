@@ -14,7 +14,7 @@ The rule, per axis (both axes use the same scale):
 The resize is linear and separable, so each axis is one ``n_out x n_in`` matrix of a few taps per row
 (sparse for whole images, :func:`imresize`; dense for torch batches, :func:`imresize_torch`): both come from
 the same taps. Computed in float64 and left
-unrounded; callers that want MATLAB's uint8 files round (:func:`to_uint8_grid`).
+unrounded; callers that want MATLAB's uint8 files clip and round (:func:`gir.data.patches.quantize`).
 """
 from __future__ import annotations
 
@@ -101,15 +101,3 @@ def imresize_torch(x, scale: float, antialias: bool = True):
     rows = torch.from_numpy(np.asarray(resize_matrix(h, float(scale), antialias), dtype=np.float32)).to(x.device)
     cols = torch.from_numpy(np.asarray(resize_matrix(w, float(scale), antialias), dtype=np.float32)).to(x.device)
     return torch.einsum("ph,bchw,qw->bcpq", rows, x.float(), cols)
-
-
-def to_uint8_grid(img):
-    """Clip to [0, 1] and round to the nearest of 256 levels, as an 8-bit file stores it (numpy or torch)."""
-    try:
-        import torch
-
-        if isinstance(img, torch.Tensor):
-            return torch.round(img.clamp(0, 1) * 255.0) / 255.0
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
-    return np.round(np.clip(img, 0, 1) * 255.0) / 255.0

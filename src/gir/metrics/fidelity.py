@@ -37,7 +37,8 @@ def psnr(img: np.ndarray, ref: np.ndarray, crop_border: int = 0, y_channel: bool
     PSNRs). Identical inputs (MSE = 0) give ``math.inf``. See the module doc for the input conventions,
     ``crop_border`` and ``y_channel``. Raises ValueError for mismatched shapes.
     """
-    if not y_channel and np.asarray(img).ndim == 3 and np.asarray(img).shape[2] == 3 and np.asarray(img).size > STRIP_PIXELS:
+    shape = np.shape(img)
+    if not y_channel and len(shape) == 3 and shape[2] == 3 and np.prod(shape) > STRIP_PIXELS:
         mse = _strip_mse(img, ref, crop_border)  # a big photo: the same MSE without float64 copies of it
     else:
         a, b = _prepare(img, ref, crop_border, y_channel, min_size=1)

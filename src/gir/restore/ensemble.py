@@ -52,7 +52,10 @@ def self_ensemble(rgb: np.ndarray, restore: Callable[[np.ndarray], np.ndarray], 
     total = None
     for k in range(n):
         one = _geometric(restore(np.ascontiguousarray(_geometric(padded, k))), k, inverse=True)
-        total = one.astype(np.float32, copy=True) if total is None else total + one
+        if total is None:
+            total = one.astype(np.float32, copy=True)
+        else:
+            total += one
     total *= np.float32(1.0 / n)
     s = total.shape[0] // padded.shape[0]
     return np.ascontiguousarray(total[:h * s, :w * s])

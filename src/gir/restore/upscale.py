@@ -54,9 +54,9 @@ def parse_scale(value) -> int:
 def check_output_size(width: int, height: int, scale: int, limit: int | None = None, name: str = "image") -> None:
     """Refuse (before any work) an enlargement whose output would exceed the pixel limit of
     :mod:`gir.io` (``GIR_MAX_PIXELS``), naming the size."""
-    from gir.io import _pixel_limit
+    from gir.io import pixel_limit
 
-    limit = _pixel_limit(name, limit)
+    limit = pixel_limit(name, limit)
     ow, oh = int(width) * scale, int(height) * scale
     if ow * oh > limit:
         raise GirError(f"{name}: x{scale} of {width}x{height} would be {ow}x{oh} = {ow * oh:,} pixels, over the "

@@ -25,23 +25,27 @@ from typing import Any
 import numpy as np
 import torch
 
-from gir.bench.evaluate import mean_table, score_pairs
-from gir.bench.superres import bicubic, sr_pairs
+from gir.bench.evaluate import score_pairs
+from gir.bench.superres import bicubic, rgb_only, sr_pairs
 from gir.data.errors import ConfigError
-from gir.degradations.matlab_resize import imresize_torch, to_uint8_grid
+from gir.degradations.matlab_resize import imresize_torch
 from gir.training.objectives import OBJECTIVES, Objective, StepResult
+from gir.training.validate import task_summary
+
+
+def _eight_bit(x: torch.Tensor) -> torch.Tensor:
+    """Clipped to [0, 1] and rounded to 8-bit levels, as the LR files are stored."""
+    return torch.round(x.clamp(0, 1) * 255.0) / 255.0
 
 
 def network_upscaler(model, device: torch.device):
     """``model`` as an evaluation method ``(lr HxWx3, scale) -> HR HxWx3``, one image at a time, float32."""
 
     def method(lr: np.ndarray, scale: int) -> np.ndarray:
-        gray = lr.shape[2] == 1  # a one-channel file: the network sees it as RGB, its output's mean is kept
-        x = torch.from_numpy(np.ascontiguousarray(np.repeat(lr, 3, 2) if gray else lr).transpose(2, 0, 1))
-        out = model(x[None].to(device), scale=int(scale)).float()[0].permute(1, 2, 0).cpu().numpy()
-        return out.mean(2, keepdims=True) if gray else out
+        x = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1)))
+        return model(x[None].to(device), scale=int(scale)).float()[0].permute(1, 2, 0).cpu().numpy()
 
-    return method
+    return rgb_only(method)
 
 
 @torch.no_grad()
@@ -56,12 +60,7 @@ def validate_upscaler(model, images, scales, device: torch.device) -> dict[str, 
                                        crop_border=scale, y_channel=True, baseline=bicubic)]
     finally:
         model.train(was)
-    means = mean_table(scores, by=("method", "task"))
-    tasks = {task: {"psnr": m["psnr"], "ssim": m["ssim"], "psnr_in": means[("input", task)]["psnr"],
-                    "ssim_in": means[("input", task)]["ssim"], "n": m["n"]}
-             for (method, task), m in means.items() if method == "net"}
-    return {"psnr": float(np.mean([v["psnr"] for v in tasks.values()])),
-            "ssim": float(np.mean([v["ssim"] for v in tasks.values()])), "tasks": tasks}
+    return task_summary(scores)
 
 
 @OBJECTIVES.register("upscale")
@@ -98,7 +97,7 @@ class Upscale(Objective):
     def low_resolution(self, gt: torch.Tensor, s: int) -> torch.Tensor:
         """The LR batch of HR batch ``gt`` (B x 3 x H x W) at scale ``s``, 8-bit levels."""
         if self.degradation == "bicubic":
-            return to_uint8_grid(imresize_torch(gt, 1.0 / s)).to(gt.dtype)
+            return _eight_bit(imresize_torch(gt, 1.0 / s)).to(gt.dtype)
         from gir.degradations.ops_extra import realesrgan_low_resolution
 
         out = []
@@ -107,7 +106,7 @@ class Upscale(Objective):
             strength = float(rng.uniform(*self.strength))
             out.append(realesrgan_low_resolution(np.ascontiguousarray(hr), rng, float(s), strength))
         lr = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)
-        return to_uint8_grid(lr).to(gt.device, gt.dtype)
+        return _eight_bit(lr).to(gt.device, gt.dtype)
 
     def step(self, net, batch, lq, gt, t, phase=0):
         s = self.scale_at(t)

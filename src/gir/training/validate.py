@@ -42,10 +42,17 @@ def validate_network(model: nn.Module, val_set, device: torch.device, crop_borde
     was_training = model.training
     model.eval()
     try:
-        means = mean_table(score_pairs({"net": network_method(model, device)}, pairs, crop_border=crop_border,
-                                       y_channel=y_channel), by=("method", "task"))
+        scores = score_pairs({"net": network_method(model, device)}, pairs, crop_border=crop_border,
+                             y_channel=y_channel)
     finally:
         model.train(was_training)
+    return task_summary(scores)
+
+
+def task_summary(scores) -> dict[str, Any]:
+    """``{"psnr", "ssim", "tasks"}`` of a validation's scores (method ``net`` against the ``input`` row, per
+    task; the overall values are the mean over tasks), as :func:`validate_network` returns them."""
+    means = mean_table(scores, by=("method", "task"))
     tasks = {task: {"psnr": m["psnr"], "ssim": m["ssim"], "psnr_in": means[("input", task)]["psnr"],
                     "ssim_in": means[("input", task)]["ssim"], "n": m["n"]}
              for (method, task), m in means.items() if method == "net"}
