@@ -31,3 +31,22 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"needs the shared data sets at {SHARED_DATA} (absent in a plain clone)")
     return SHARED_DATA
+
+
+def clean_run_config(tmp_path: Path, model: dict, objective: dict, *, patch: int, iterations: int = 2) -> dict:
+    """A tiny ``gir train`` config on clean images (``data.train.mode: clean``): three 64-px training images and
+    one 48-px validation image written under ``tmp_path``, batch 2, validation and a checkpoint at the end."""
+    from gir.io import write_image
+
+    train_dir, val_dir = tmp_path / "train", tmp_path / "val"
+    train_dir.mkdir()
+    val_dir.mkdir()
+    for i in range(3):
+        write_image(train_dir / f"{i}.png", natural_image(64, 64, seed=i))
+    write_image(val_dir / "v.png", natural_image(48, 48, seed=9))
+    return {"name": "tiny", "seed": 1, "model": model, "objective": objective,
+            "data": {"train": {"mode": "clean", "roots": [str(train_dir)], "num_workers": 0},
+                     "val": {"roots": [str(val_dir)], "tasks": [{"name": "clean", "recipe": "noise(sigma=0)"}]}},
+            "train": {"iterations": iterations, "batch_size": 2, "patch_size": patch, "val_interval": iterations,
+                      "save_interval": iterations, "log_interval": 1, "progress": False, "threads": 1},
+            "optim": {"type": "adam", "lr": 1e-3}, "loss": [{"type": "l1"}]}

@@ -371,3 +371,21 @@ def test_cli_run_and_niqe_fit_end_to_end(data, tmp_path, capsys):
         write_image(clean / f"c{i}.png", natural_image(200, 200, seed=i))
     args = _parser().parse_args(["bench", "niqe-fit", str(clean), "-o", str(tmp_path / "m.npz")])
     assert args.func(args) == 0 and (tmp_path / "m.npz").is_file()
+
+
+def test_steps_report_counts_what_the_pipeline_ran_kept_and_undid(tmp_path):
+    from gir.bench.report import write_steps
+    from gir.bench.suite import Task
+
+    tasks = [Task(tid, group, 1, Recipe.parse(text), 0) for tid, group, text in TASKS]
+    steps = [(1, [("denoise", ("noise",), True, "noise 99% -> 2%")]),
+             (1, [("denoise", ("noise",), False, "shifted tones by 4.1/255")]),
+             (11, [("deblur", ("blur",), False, "did not help: blur 70% -> 66%"),
+                   ("jpeg", ("jpeg",), True, "jpeg 90% -> 10%")]),
+             (51, [])]
+    text = write_steps(tmp_path, tasks, steps).read_text()
+    assert "| denoise | 2 | 1 | 1 | shifted tones by 4.1/255 (1) |" in text
+    assert "| deblur | 1 | 0 | 1 | did not help (1) |" in text
+    assert "| 1 | noise(sigma=25.0) | denoise 1/2 (of 2) |" in text
+    assert "| 11 | " in text and "deblur 0/1, jpeg 1/1 (of 1) |" in text
+    assert "| 51 | " in text and "| nothing planned (of 1) |" in text

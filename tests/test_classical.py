@@ -61,3 +61,20 @@ def test_dark_channel_prior_inverts_the_haze_model():
     hazy = scene * t + 0.9 * (1 - t) + rng.normal(0, 0.002, scene.shape).astype(np.float32)
     out = classical.dark_channel_prior(np.clip(hazy, 0, 1).astype(np.float32))
     assert psnr(out, scene) > psnr(hazy, scene) + 4
+
+
+def test_dehaze_runs_only_where_the_dark_channel_shows_a_veil_on_a_colour_photo():
+    """The product's dehazing (gir.restore.classical.dehaze): a clean colour photo and a grey one come back
+    as the same array; the same photo under the library's haze is dehazed and gains."""
+    from gir.restore.classical import dehaze, veil_evidence
+
+    rng = np.random.default_rng(0)
+    colour = np.clip(natural_image(96, 128, seed=4) * rng.uniform(0.6, 1.0, 3).astype(np.float32), 0, 1)
+    colour[::8, :, 0] = 0.0  # dark pixels in every 15-px patch: a clean photo's dark channel is near zero
+    colour = colour.astype(np.float32)
+    assert dehaze(colour) is colour
+    grey = np.repeat(colour.mean(axis=2, keepdims=True), 3, axis=2)
+    assert veil_evidence(grey)[1] < 0.03 and dehaze(grey) is grey
+    hazy = quantize(Recipe.from_text("haze(A=0.9,beta=1.5)").apply(colour, seed=1))
+    out = dehaze(hazy)
+    assert out is not hazy and psnr(out, colour) > psnr(hazy, colour) + 1

@@ -15,6 +15,7 @@ from gir.models.swinir import SwinLayer
 NAMES = ["srcnn", "resnet", "srresnet", "rrdb", "nafnet", "restormer", "swinir", "promptir", "wavelet_unet",
          "diffusion_unet", "guided_refiner"]
 UPSCALERS = ["rlfn"]  # output s times the input: tested in tests/test_upscale.py
+DETECTORS = ["mask_unet"]  # one-channel logits: tested in tests/test_scratches.py
 
 # One hyper-parameter override per architecture, written as YAML, that changes its parameter count.
 YAML_OVERRIDES = {
@@ -59,8 +60,8 @@ def _jittered(model, seed=0, std=0.01):
 
 
 def test_registry_lists_every_architecture():
-    assert sorted(list_models()) == sorted(NAMES + UPSCALERS)
-    assert all(name in MODELS for name in NAMES + UPSCALERS)
+    assert sorted(list_models()) == sorted(NAMES + UPSCALERS + DETECTORS)
+    assert all(name in MODELS for name in NAMES + UPSCALERS + DETECTORS)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -7,7 +7,7 @@ from gir.models.shipped import WEIGHTS_DIR
 from gir.restore.engine import Restorer
 from gir.restore.experts import SHIPPED, coverage, shipped_experts
 
-NETWORKS = sorted({what for _, kind, what, _ in SHIPPED if kind in ("network", "denoiser", "pnp")})
+NETWORKS = sorted({what for _, kind, what, _ in SHIPPED if kind in ("network", "denoiser", "pnp", "inpaint")})
 
 
 @pytest.mark.parametrize("name", NETWORKS)

@@ -224,20 +224,10 @@ def test_cli_scale_writes_an_image_s_times_larger_and_refuses_bad_scales(tmp_pat
 def test_upscale_objective_trains_and_validates(tmp_path):
     from gir.training.engine import run as train
 
-    train_dir = tmp_path / "train"
-    val_dir = tmp_path / "val"
-    train_dir.mkdir()
-    val_dir.mkdir()
-    for i in range(3):
-        write_image(train_dir / f"{i}.png", _rng_image(64, 64, seed=i))
-    write_image(val_dir / "v.png", _rng_image(48, 48, seed=9))
-    cfg = {"name": "sr", "seed": 1, "model": {"type": "rlfn", "preset": "small", "channels": 8, "blocks": 1},
-           "objective": {"type": "upscale", "scales": [2, 3, 4]},
-           "data": {"train": {"mode": "clean", "roots": [str(train_dir)], "num_workers": 0},
-                    "val": {"roots": [str(val_dir)], "tasks": [{"name": "hr", "recipe": "noise(sigma=0)"}]}},
-           "train": {"iterations": 3, "batch_size": 2, "patch_size": 24, "val_interval": 3, "save_interval": 3,
-                     "log_interval": 1, "progress": False, "threads": 1},
-           "optim": {"type": "adam", "lr": 1e-3}, "loss": [{"type": "l1"}]}
+    from conftest import clean_run_config
+
+    cfg = clean_run_config(tmp_path, {"type": "rlfn", "preset": "small", "channels": 8, "blocks": 1},
+                           {"type": "upscale", "scales": [2, 3, 4]}, patch=24, iterations=3)
     run_dir = train(cfg, out_dir=tmp_path / "run")
     import json
 

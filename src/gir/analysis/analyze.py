@@ -44,11 +44,13 @@ RESAVE_MARGIN = 15.0  # pixels showing a quality this much below the tables' = c
 @dataclass
 class Finding:
     """One family: probability ``p`` that it is present, strength estimates by name (e.g. ``{"sigma":
-    23.0}``), and ``source``: ``network``, ``jpeg tables`` or both."""
+    23.0}``), ``source``: ``network``, ``jpeg tables``, ``scratch detector`` or a combination, and where the
+    family has one, ``mask``: bool HxW, the pixels it covers (``damage``: :mod:`gir.analysis.scratches`)."""
 
     p: float
     strength: dict[str, float] = field(default_factory=dict)
     source: str = "network"
+    mask: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -161,7 +163,8 @@ class Analyzer:
     ``weights``: a shipped name (``gir-analyzer``) or a checkpoint path (a ``gir train`` run's
     ``net_*.safetensors`` works too; without stored calibration its probabilities are uncalibrated)."""
 
-    def __init__(self, weights: str | os.PathLike | None = None, device: str = "cpu", crops: int = CROPS):
+    def __init__(self, weights: str | os.PathLike | None = None, device: str = "cpu", crops: int = CROPS,
+                 scratches: str | None = "auto"):
         import torch
 
         from gir.analysis.network import build_analyzer
@@ -185,6 +188,11 @@ class Analyzer:
         self.calibration = Calibration(**cal) if cal else Calibration.identity()
         self.calibrated = cal is not None
         self.path = path
+        from gir.analysis.scratches import DETECTOR
+        from gir.models.shipped import is_shipped
+
+        # the scratch detector: "auto" = the shipped one where installed; None = none; else weights name/path
+        self.scratches = (DETECTOR if is_shipped(DETECTOR) else None) if scratches == "auto" else scratches
 
     def window_outputs(self, rgb: np.ndarray) -> np.ndarray:
         """Raw network outputs of the image's windows: N x NUM_OUTPUTS."""
@@ -199,10 +207,12 @@ class Analyzer:
         """(uncalibrated evidence logits F + 1, strengths in network units) of one image."""
         return aggregate(self.window_outputs(rgb), self.calibration.top)
 
-    def __call__(self, image, *, jpeg=None, file: str | None = None) -> Diagnosis:
+    def __call__(self, image, *, jpeg=None, file: str | None = None, scratches: bool = True) -> Diagnosis:
         """Analyse ``image`` (float32 HxWx3 in [0, 1], a :class:`gir.io.Image`, or a path; a path that is a JPEG
         file also gives its tables). ``jpeg``: :class:`gir.analysis.jpeg_tables.JpegTables` of the source file
-        when the caller read the pixels itself."""
+        when the caller read the pixels itself. ``scratches``: run the scratch detector too (where the analyzer
+        has one), which gives ``damage`` its mask; it reads every pixel, so a caller that knows the damage
+        cannot have changed may skip it."""
         rgb, file, jpeg = load_input(image, file, jpeg)
         z, units = self.evidence(rgb)
         p = self.calibration.apply(z)
@@ -218,6 +228,10 @@ class Analyzer:
                                        self.crops)), file)
         if jpeg is not None:
             fuse_jpeg_tables(diag, jpeg)
+        if scratches and self.scratches:
+            from gir.analysis.scratches import detect, fuse_scratches
+
+            fuse_scratches(diag, detect(rgb, self.scratches, str(self.device)).mask)
         if not self.calibrated:
             diag.notes.append("uncalibrated analyzer: probabilities are raw network outputs")
         return diag

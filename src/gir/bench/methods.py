@@ -44,11 +44,18 @@ def identity(lines_dir=None, device: str = "auto") -> BenchMethod:
 
 @METHODS.register("pipeline")
 def pipeline(lines_dir=None, device: str = "auto") -> BenchMethod:
+    """The default pipeline; ``method.steps`` collects, per call, (task id, [(expert, families, kept, why)]):
+    what each input's plan ran and what verification kept or undid (``steps.md`` of the report)."""
     run = Pipeline(device=device)
+    steps: list[tuple[int | None, list[tuple[str, tuple[str, ...], bool, str]]]] = []
 
     def method(lq: np.ndarray, task) -> np.ndarray:
-        return run(lq)
+        outcome = run.run(lq)
+        steps.append((getattr(task, "id", None),
+                      [(r.step.expert, tuple(r.step.families), r.check.kept, r.check.why) for r in outcome.records]))
+        return outcome.image
 
+    method.steps = steps
     return method
 
 

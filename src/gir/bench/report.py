@@ -282,3 +282,49 @@ def write_report(out_dir: Path, meta: dict, tasks: Sequence, scores: dict[int, d
     plot_per_task({meta["label"]: rows}, out_dir / "psnr_per_task.png", meta["label"])
     write_html(out_dir / "html", meta, samples, rows)
     return rows, summary
+
+
+def steps_markdown(tasks: Sequence, steps: Sequence) -> str:
+    """``steps.md`` of a pipeline report: what the plan ran on the suite and what verification kept or undid.
+
+    ``steps``: per scored input, (task id, [(expert, families, kept, why)]), as the ``pipeline`` method
+    collects them. First per expert: inputs it ran on, kept, undone, and the commonest reasons for undoing;
+    then per task: its recipe and, per expert, kept/ran (or "nothing planned")."""
+    from collections import Counter, defaultdict
+
+    ran: Counter = Counter()
+    kept: Counter = Counter()
+    why: dict[str, Counter] = defaultdict(Counter)
+    per_task: dict[int, Counter] = defaultdict(Counter)
+    per_task_kept: dict[int, Counter] = defaultdict(Counter)
+    inputs: Counter = Counter()
+    for task_id, records in steps:
+        inputs[task_id] += 1
+        for expert, _families, ok, reason in records:
+            ran[expert] += 1
+            per_task[task_id][expert] += 1
+            if ok:
+                kept[expert] += 1
+                per_task_kept[task_id][expert] += 1
+            else:
+                why[expert][reason.split(":")[0].split(" (")[0]] += 1
+    lines = ["# Where the pipeline's steps ran, were kept and were undone", "",
+             f"{len(steps)} inputs; a step is counted once per input it ran on.", "",
+             "| expert | ran | kept | undone | commonest reasons for undoing |", "|---|---|---|---|---|"]
+    for expert in sorted(ran, key=lambda e: -ran[e]):
+        reasons = "; ".join(f"{r} ({n})" for r, n in why[expert].most_common(3))
+        lines.append(f"| {expert} | {ran[expert]} | {kept[expert]} | {ran[expert] - kept[expert]} | {reasons} |")
+    lines += ["", "| task | recipe | steps kept / ran (of inputs) |", "|---|---|---|"]
+    for task in tasks:
+        if task.id not in inputs:
+            continue
+        done = ", ".join(f"{e} {per_task_kept[task.id][e]}/{n}" for e, n in per_task[task.id].items())
+        lines.append(f"| {task.id} | {task.text} | {done or 'nothing planned'} (of {inputs[task.id]}) |")
+    return "\n".join(lines) + "\n"
+
+
+def write_steps(out_dir: Path, tasks: Sequence, steps: Sequence) -> Path:
+    """Write :func:`steps_markdown` to ``out_dir/steps.md``; returns its path."""
+    path = Path(out_dir) / "steps.md"
+    atomic_write(path, steps_markdown(tasks, steps))
+    return path

@@ -24,7 +24,7 @@ from gir.bench.protocol import (DEFAULT_CROP, DEFAULT_LINES_FILE, file_sha256, g
 # the protocol's names that tests and benchmark scripts import from here
 from gir.bench.protocol import (DEFAULT_SUITE_FILE, DEFAULT_SUITE_SEED, degraded_input,  # noqa: F401
                                 parse_task_ids, shared_data)
-from gir.bench.report import write_comparison, write_report
+from gir.bench.report import write_comparison, write_report, write_steps
 from gir.errors import GirError
 
 N_SAMPLES = 12  # tasks shown on the HTML page
@@ -125,6 +125,8 @@ def run_bench(model: str | Sequence[str], suite: str | Path | None = None,
         out = root if single else root / label
         rows, summary = write_report(out, {"model": str(spec), "label": label, **run_meta}, task_list, scores[label],
                                      line_set, samples[label], notes)
+        if getattr(methods[label], "steps", None):
+            write_steps(out, task_list, methods[label].steps)
         results.append(BenchResult(out, rows, summary, notes))
     if not single:
         write_comparison(root, labels, results, run_meta)

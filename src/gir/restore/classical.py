@@ -1,7 +1,9 @@
-"""Classical (non-learned) restoration methods that the product runs: dehazing by the dark-channel prior.
+"""Classical (non-learned) restoration methods that the product runs: dehazing by the dark-channel prior
+and the biharmonic fill of a mask.
 
-:mod:`gir.restore.experts` runs :func:`dark_channel_prior` as its ``dehaze`` expert; the benchmark's classical
-baselines (:mod:`gir.bench.classical`) use the same function for haze and snow.
+:mod:`gir.restore.experts` runs :func:`dehaze` (:func:`dark_channel_prior` where the dark channel shows a veil)
+as its ``dehaze`` expert for haze and snow, and :func:`inpaint` inside its ``inpaint`` expert; the benchmark's
+classical baselines (:mod:`gir.bench.classical`) use :func:`dark_channel_prior` for haze and snow.
 """
 from __future__ import annotations
 
@@ -38,3 +40,46 @@ def dark_channel_prior(img: np.ndarray, patch: int = DCP_PATCH, omega: float = D
     t = guided_filter(gray, t.astype(np.float32), radius=max(8, min(img.shape[:2]) // 16), eps=1e-3)
     t = np.maximum(t, t0)[..., None]
     return np.clip((img - airlight) / t + airlight, 0.0, 1.0).astype(np.float32)
+
+
+VEIL_MIN = 0.15  # the 25th percentile of the dark channel above which a photo shows a veil
+COLOUR_MIN = 0.03  # the mean channel spread (max - min) a photo needs for the dark channel to mean anything
+
+
+def veil_evidence(img: np.ndarray, patch: int = DCP_PATCH) -> tuple[float, float]:
+    """(the 25th percentile of the dark channel, the mean channel spread) of float32 HxWx3 ``img``.
+
+    He et al.'s observation is that in haze-free outdoor photos most patches have a channel near zero; a veil
+    lifts that floor everywhere. Measured on scikit-image's bundled photos (512 px): clean colour photos
+    0.00-0.09, the same photos under the library's haze (A 0.8, beta 0.5, the mildest of its range) 0.21-0.45
+    and snow 0.21-0.52. Grey photos have a high dark channel without any veil (camera 0.09, brick 0.32; the
+    thin-structure probes up to 0.26), so the spread of the channels says whether the statistic applies."""
+    se = cv2.getStructuringElement(cv2.MORPH_RECT, (patch, patch))
+    dark = cv2.erode(np.ascontiguousarray(img.min(axis=2), np.float32), se)
+    spread = float((img.max(axis=2) - img.min(axis=2)).mean())
+    return float(np.percentile(dark, 25)), spread
+
+
+def dehaze(img: np.ndarray) -> np.ndarray:
+    """:func:`dark_channel_prior` where :func:`veil_evidence` shows a veil on a colour photo; else ``img``
+    itself (the prior would stretch the contrast of a clean or grey photo, and nothing can verify that)."""
+    floor, spread = veil_evidence(img)
+    if floor < VEIL_MIN or spread < COLOUR_MIN:
+        return img
+    return dark_channel_prior(img)
+
+
+def inpaint(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``img`` (float32 HxWx3 in [0, 1]) with the pixels of ``hole`` (bool HxW) filled by the biharmonic
+    interpolation of their surroundings (scikit-image's ``inpaint_biharmonic``, per colour channel); the other
+    pixels are returned exactly. Measured against the denoiser as a plug-and-play prior on 5-10 px lines
+    (the library's ``damage`` with the true mask, four scikit-image photos, 256 px): biharmonic 28.7 / 32.3 /
+    30.7 / 34.6 dB, OpenCV's Telea 27.8 / 30.7 / 29.2 / 35.7, plug-and-play 20-30 dB (the prior does not
+    carry structure across a 5-10 px gap) and no better when started from Telea's fill."""
+    from skimage.restoration import inpaint_biharmonic
+
+    hole = np.asarray(hole, bool)
+    if not hole.any():
+        return img
+    filled = inpaint_biharmonic(np.asarray(img, np.float64), hole, channel_axis=-1)
+    return np.where(hole[..., None], np.clip(filled, 0.0, 1.0), img).astype(np.float32)

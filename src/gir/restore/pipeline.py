@@ -21,7 +21,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from gir.analysis.analyze import THRESHOLD, Diagnosis, diagnose, get_analyzer
+from gir.analysis.analyze import THRESHOLD, Analyzer, Diagnosis, diagnose, get_analyzer
+from gir.analysis.scratches import carry_scratches
 from gir.errors import GirError
 from gir.metrics import psnr
 from gir.restore.experts import Expert, coverage, shipped_experts
@@ -239,7 +240,7 @@ class Pipeline:
             if strengths != step.strengths:
                 step = replace(step, strengths=strengths)
             out = expert(current, progress=progress, strengths=step.strengths)
-            after = self.analyzer(out, file=file)
+            after = self._reanalyze(out, file, step, seen)
             if self.verify:
                 check = verify(step.families, seen, after, current, out, later=_later(step.families),
                                threshold=self.threshold, observed=expert.observe(out, step.strengths),
@@ -262,6 +263,16 @@ class Pipeline:
             steps = [s for s in rest.steps if s.expert not in ran]
             outcome.left_later.update((f, why) for f, why in rest.skipped.items() if f not in plan.skipped)
         return current
+
+    def _reanalyze(self, out: np.ndarray, file, step: Step, seen: Diagnosis) -> Diagnosis:
+        """The analysis of a step's output. The scratch detector reads every pixel (about as long as a
+        denoising step), so it runs again only after a step that restores ``damage``; after any other step
+        the damage mask of the step's input is carried over (no other expert draws or removes scratches)."""
+        if not isinstance(self.analyzer, Analyzer) or not self.analyzer.scratches or "damage" in step.families:
+            return self.analyzer(out, file=file)
+        after = self.analyzer(out, file=file, scratches=False)
+        carry_scratches(after, seen)
+        return after
 
     def __call__(self, image, progress: bool | str = False) -> np.ndarray:
         """Restore one image -> float32 HxWx3 in [0, 1] (the input array itself when nothing was kept)."""

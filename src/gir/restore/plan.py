@@ -122,6 +122,11 @@ def make_plan(diag: Diagnosis, covers: Mapping[str, str], *, only: Sequence[str]
         if f.p < threshold or family in done_set:
             continue
         asked = only_set is not None and family in only_set
+        rule = policy(family).unasked
+        if rule is not None and not asked and f.strength.get(rule[0], rule[1]) < rule[1]:
+            skipped[family] = (f"{rule[0]} {f.strength[rule[0]]:.2f} below {rule[1]:.2f}: restored only "
+                               f"when asked (--only {family})")
+            continue
         if first is not None and policy(family).only_if_first and family not in first and not asked:
             skipped[family] = "appeared only after an earlier step (a smoothed photo reads as band-limited)"
             continue

@@ -16,15 +16,16 @@ After an expert runs, the output is analysed again and compared with the analysi
 3. **it shifted tones**: for experts whose families do not change tones (all but haze, low light and snow),
    the mean absolute difference of the two images' 16x-area-downsampled views exceeds
    :data:`MAX_TONE_SHIFT` (a darkened pale facade, a greyed black background). Scratch repair keeps this
-   check although filling a thick line rightly moves its cells' means (16/255 on a CBSD68 photo with the
-   library's `damage`): without it the general network was kept on a clean checkerboard (21.4 dB against
-   itself, held-out benchmark), and harm outweighs a missed repair. For noise (and impulses),
+   check too, but through its model (below): the inpainting expert moves only the pixels of its mask, so it
+   compares the input with the output outside the mask (when the general network repaired scratches, without
+   the check it was kept on a clean checkerboard at 21.4 dB against itself). For noise (and impulses),
    cells whose input is within :data:`CLIP_MARGIN` of black or white are left out: noise clipped at 0 and 1
    biases their mean, and removing it rightly moves them (measured: 4.5/255 on a CBSD68 photo at sigma 25,
    where the denoised output was 9.7 dB better).
 
 Experts that carry a model of their degradation (the denoiser: clipped Gaussian noise; plug-and-play
-deblurring: the estimated kernel, then the noise) are also verified by **consistency**: their output,
+deblurring: the estimated kernel, then the noise; inpainting: the masked pixels say nothing) are also
+verified by **consistency**: their output,
 degraded again by that model (``observed``, the expectation of the input), must reproduce the input within
 the noise. The residual's RMS is reported; the step is undone when it exceeds :data:`CONSISTENT_FACTOR`
 times the noise level plus :data:`CONSISTENT_SLACK` (rule 0), and the tone check (rule 3) compares the input
