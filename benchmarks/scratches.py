@@ -136,7 +136,7 @@ def part_real(pipe, asked, sheet: str | None) -> str:
     from gir.io import read_image
 
     root = shared_data() / "real"
-    rows = ["| photo | area marked % | p(damage) | `gir restore` ran | `--only damage` ran | seconds |",
+    rows = ["| photo | area marked % | p from the mask | `gir restore` ran | `--only damage` ran | seconds |",
             "|---|---|---|---|---|---|"]
     tiles = []
     for folder in ("old_photos_scratched", "old_photos"):

@@ -103,23 +103,31 @@ def fill_mask(mask: np.ndarray, grow: int = DILATE) -> np.ndarray:
     return ndimage.binary_dilation(mask, structure=np.ones((2 * grow + 1, 2 * grow + 1), bool))
 
 
+AGREE = 0.5  # the analyzer network's p(damage) from which the mask's probability counts as the family's
+
+
 def fuse_scratches(diag, mask: np.ndarray) -> None:
     """Put a scratch mask (bool HxW, :attr:`ScratchMap.mask`) into ``diag``'s ``damage`` finding (in place):
-    ``mask``, ``strength["area"]`` (percent), ``strength["p_network"]`` (the analyzer network's own p, which
-    the plan also reads: :mod:`gir.restore.policy`) and p = max(that, :func:`damage_probability`); ``clean``
-    at most 1 - that p."""
+    ``mask``, ``strength["area"]`` (percent) and ``strength["p_mask"]`` (:func:`damage_probability`, the
+    detector's own evidence). Where the analyzer network agrees that the photo is damaged (its p at least
+    :data:`AGREE`), p becomes the larger of the two and ``clean`` at most 1 - that; elsewhere p stays the
+    network's: the detector also marks thin bright structure (text, fences, window grids), which the network,
+    trained with such structure as clean, tells from damage. The plan still counts ``p_mask`` when asked to
+    repair scratches (``--only damage``: scanned prints, which the network calls clean), and verification
+    always does (:mod:`gir.restore.policy`, ``mask_p``)."""
     f = diag.findings["damage"]
     area = 100.0 * float(mask.mean()) if mask.size else 0.0
     p_map = damage_probability(area)
     f.mask = mask
     f.strength["area"] = round(area, 3)
-    f.strength.setdefault("p_network", round(f.p, 4))  # the analyzer network's own p, before the mask's
-    if p_map > f.p:
+    f.strength["p_mask"] = round(p_map, 4)
+    if f.p >= AGREE and p_map > f.p:
         f.p = p_map
-        f.source = "scratch detector"
-    else:
-        f.source = f"{f.source} + scratch detector"
-    diag.clean = min(diag.clean, 1.0 - p_map)
+        diag.clean = min(diag.clean, 1.0 - p_map)
+    f.source = f"{f.source} + scratch detector" if "scratch detector" not in f.source else f.source
+    if f.p < AGREE and p_map >= AGREE:
+        diag.notes.append(f"the scratch detector marks {area:.2f}% of the photo, which the analyzer does not "
+                          f"call damage (thin bright structure looks alike); --only damage repairs it")
 
 
 def carry_scratches(diag, before) -> None:

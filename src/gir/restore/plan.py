@@ -15,7 +15,7 @@ Rules (the per-family values are rows of :mod:`gir.restore.policy`, with the mea
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
 from gir.analysis.analyze import THRESHOLD, Diagnosis
@@ -79,9 +79,8 @@ def min_p(family: str, threshold: float = THRESHOLD) -> float:
     return max(threshold, policy(family).min_p or threshold)
 
 
-def _why_not(diag: Diagnosis, family: str, covers: Mapping[str, str], only, skip, need: float) -> str | None:
-    """None when ``family`` should be restored; else why not (for detected families only)."""
-    f = diag.findings[family]
+def _why_not(f, family: str, covers: Mapping[str, str], only, skip, need: float) -> str | None:
+    """None when ``family`` (its finding ``f``) should be restored; else why not (for detected families only)."""
     if only is not None and family not in only:
         return "not in --only"
     if skip is not None and family in skip:
@@ -119,13 +118,10 @@ def make_plan(diag: Diagnosis, covers: Mapping[str, str], *, only: Sequence[str]
     skipped: dict[str, str] = {}
     for family in ORDER[start:]:
         f = diag.findings[family]
-        if f.p < threshold or family in done_set:
-            continue
         asked = only_set is not None and family in only_set
-        rule = policy(family).unasked
-        if rule is not None and not asked and f.strength.get(rule[0], rule[1]) < rule[1]:
-            skipped[family] = (f"{rule[0]} {f.strength[rule[0]]:.2f} below {rule[1]:.2f}: restored only "
-                               f"when asked (--only {family})")
+        if asked and policy(family).mask_p:  # a detector's own evidence counts when the user asks for it
+            f = replace(f, p=max(f.p, f.strength.get(policy(family).mask_p, 0.0)))
+        if f.p < threshold or family in done_set:
             continue
         if first is not None and policy(family).only_if_first and family not in first and not asked:
             skipped[family] = "appeared only after an earlier step (a smoothed photo reads as band-limited)"
@@ -136,7 +132,7 @@ def make_plan(diag: Diagnosis, covers: Mapping[str, str], *, only: Sequence[str]
                                f"{family} p {f.p:.0%})")
             continue
         need = threshold if asked else min_p(family, threshold)
-        why = _why_not(diag, family, covers, only_set, skip_set, need)
+        why = _why_not(f, family, covers, only_set, skip_set, need)
         if why is not None:
             skipped[family] = why
             continue

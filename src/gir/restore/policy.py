@@ -34,16 +34,16 @@ measurement that set it; those modules hold no per-family numbers or lists of th
     reads as resized. On 16 training photos (256 px, OpenCV Gaussian blur sigma 2.0) the deblurring step was
     undone for "introduced resize" on 9, which it had taken up +1.6 to +4.5 dB (one -0.48); with the reveal
     they are kept. Blur sigma 1.6 was not affected.
-* ``unasked``: (strength, value): restored without being asked (``--only`` naming the family) only where the
-  finding's strength is at least the value (a finding without that strength is not held back). Scratch repair needs the analyzer network's own evidence
-  (``p_network`` 0.5) besides the scratch detector's mask: the detector also marks thin bright structure. On
-  18 held-out clean images (scikit-image's photos and the thin-structure probes, ``benchmarks/scratches.py
-  --part clean``) it marked rows of text (9.8% of the pixels), a fence (6.2%), a window grid (20.7%), line
-  art (7.9%), the rim of a coffee cup (2.2%), a brick wall (0.8%) and a motorcycle (0.55%), where the
-  network, trained with such structure as clean, gave 0.00-0.24 (line art 0.96, whose fill verification then
-  undid); with this rule all 18 came back unchanged. On scikit-image photos scratched with OpenCV the network
-  gave 0.03-1.00 (8 of 13 at least 0.87). Scanned old prints read 0.00-0.02 to the network: their scratches
-  are repaired on request.
+* ``mask_p``: the strength holding a detector's own probability of the family (``damage``: ``p_mask``, the
+  scratch detector's, :func:`gir.analysis.scratches.fuse_scratches`). The finding's p counts it only where
+  the analyzer network agrees; the plan also counts it when the family is asked for (``--only``), and
+  verification always does (a repair must make it fall). Why: the detector also marks thin bright structure.
+  On 18 held-out clean images (scikit-image's photos and the thin-structure probes, ``benchmarks/scratches.py
+  --part clean``) it marked rows of text (10.4% of the pixels), a fence (10.6%), a window grid (16.4%), line
+  art (15.1%), a brick wall (2.4%), a coffee cup's rim (1.6%) and a motorcycle (1.5%), where the network,
+  trained with such structure as clean, gave 0.00-0.24 (line art 0.96, whose fill verification undid): all 18
+  came back unchanged. On scikit-image photos scratched with OpenCV the network gave 0.03-1.00 (8 of 13 at
+  least 0.87); scanned old prints read 0.00-0.02 to it, so their scratches are repaired on request.
 * ``yields_to``: a family that, detected at least as probably, says this one is its side effect, so this one
   is not restored. A photo resampled by bicubic x2 reads as blurred too, and a Gaussian deconvolution of it
   invents ringing: on held-out `chelsea` (bicubic x2, no noise) the deblurring kept for "blur 65% -> 22%" took
@@ -73,7 +73,7 @@ class FamilyPolicy:
     clipped: bool = False
     reveals: frozenset[str] = frozenset()
     yields_to: str | None = None
-    unasked: tuple[str, float] | None = None
+    mask_p: str | None = None
 
 
 POLICY: tuple[FamilyPolicy, ...] = (
@@ -84,7 +84,7 @@ POLICY: tuple[FamilyPolicy, ...] = (
     FamilyPolicy("blur", "deblur", min_p=0.6, reveals=frozenset({"resize"}), yields_to="resize"),
     FamilyPolicy("ringing", "band", only_if_first=True, min_drop=0.05),
     FamilyPolicy("demosaic", "general"),
-    FamilyPolicy("damage", "inpaint", min_p=0.9, unasked=("p_network", 0.5)),
+    FamilyPolicy("damage", "inpaint", min_p=0.9, mask_p="p_mask"),
     FamilyPolicy("rain", "general"),
     FamilyPolicy("raindrop", "general"),
     FamilyPolicy("snow", "dehaze", tonal=True),

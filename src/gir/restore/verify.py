@@ -60,6 +60,7 @@ MAX_TONE_SHIFT = 3.0 / 255  # mean |difference| of 16x-downsampled views
 TONAL_FAMILIES = frozenset(p.family for p in POLICY if p.tonal)
 REVEALS = {p.family: p.reveals for p in POLICY if p.reveals}
 CLIPPED_FAMILIES = frozenset(p.family for p in POLICY if p.clipped)
+MASK_P = {p.family: p.mask_p for p in POLICY if p.mask_p}
 CLIP_MARGIN = 0.15
 TONE_SCALE = 16
 CONSISTENT_FACTOR = 1.25  # rule 0: residual RMS at most this times the noise level ...
@@ -116,7 +117,13 @@ def min_drop(families: Iterable[str]) -> float:
 
 
 def _probs(d: Diagnosis) -> dict[str, float]:
-    return {name: round(f.p, 3) for name, f in d.findings.items()}
+    """Each family's evidence: its p, or a detector's own probability where the policy names one and it is
+    higher (``mask_p``: a scratch repair must make the detector's evidence fall too)."""
+    out = {}
+    for name, f in d.findings.items():
+        key = MASK_P.get(name)
+        out[name] = round(max(f.p, f.strength.get(key, 0.0)) if key else f.p, 3)
+    return out
 
 
 def cell_noise(sigma: float, scale: int = TONE_SCALE) -> float:
