@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import emit  # noqa: E402
-from heldout_restore import skimage_images, structure_images  # noqa: E402
+from heldout_restore import jpeg, skimage_images, structure_images  # noqa: E402
 
 
 def draw_scratches(img: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,16 +63,6 @@ def draw_scratches(img: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return out, cover >= 0.15 * 255
 
 
-def jpeg75(img: np.ndarray) -> np.ndarray:
-    import io
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, "JPEG", quality=75)
-    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-
-
 def f1_iou(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
     tp = float((pred & true).sum())
     fp = float((pred & ~true).sum())
@@ -93,7 +83,7 @@ def part_heldout(photos, pipe) -> str:
         for variant in ("png", "jpeg75"):
             lq8, true = draw_scratches(u8, 1000 + k)
             if variant == "jpeg75":
-                lq8 = jpeg75(lq8)
+                lq8 = jpeg(lq8, 75)
             lq, gt = lq8.astype(np.float32) / 255, u8.astype(np.float32) / 255
             found = detect(lq)
             f1, iou = f1_iou(found.mask, true)

@@ -124,7 +124,8 @@ def fuse_scratches(diag, mask: np.ndarray) -> None:
     if f.p >= AGREE and p_map > f.p:
         f.p = p_map
         diag.clean = min(diag.clean, 1.0 - p_map)
-    f.source = f"{f.source} + scratch detector" if "scratch detector" not in f.source else f.source
+    if "scratch detector" not in f.source:
+        f.source += " + scratch detector"
     if f.p < AGREE and p_map >= AGREE:
         diag.notes.append(f"the scratch detector marks {area:.2f}% of the photo, which the analyzer does not "
                           f"call damage (thin bright structure looks alike); --only damage repairs it")

@@ -15,10 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gir.analysis.scratches import THRESHOLD
 from gir.degradations.scratches import synthesize_scratches
 from gir.training.objectives import OBJECTIVES, Objective, StepResult
-
-THRESHOLD = 0.5  # probability above which a pixel is called damaged
 
 
 def damage_batch(gt: torch.Tensor, damaged: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,7 +35,8 @@ def damage_batch(gt: torch.Tensor, damaged: float) -> tuple[torch.Tensor, torch.
 
 
 def mask_scores(prob: np.ndarray, mask: np.ndarray) -> tuple[int, int, int]:
-    """(true positives, false positives, false negatives) of ``prob`` > THRESHOLD against ``mask`` > 0.5."""
+    """(true positives, false positives, false negatives) of ``prob`` > THRESHOLD (the analysis's) against
+    ``mask`` > 0.5."""
     pred, true = prob > THRESHOLD, mask > 0.5
     return int((pred & true).sum()), int((pred & ~true).sum()), int((~pred & true).sum())
 
