@@ -156,7 +156,10 @@ def part_heldout(args) -> str:
     cols = ["task", "input", "gir restore (blind)", "gain", "told (sigma / true kernel)", "gain told",
             "previous expert alone", "kept", "kernel estimate"]
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    wanted = [w.strip() for w in args.tasks.split(",")] if args.tasks else None
     for t, (name, fn) in enumerate(heldout_tasks()):
+        if wanted is not None and not any(name.startswith(w) for w in wanted if w):
+            continue
         rows = []
         for i, (img_name, gt8) in enumerate(imgs):
             rng = np.random.default_rng(H.task_seed(0, name, img_name))
@@ -169,7 +172,8 @@ def part_heldout(args) -> str:
                 ref = psnr8(solve(lq, Blur(kernel[::-1, ::-1]), prior, sigma), gt)
                 view = told(lq, sigma) if sigma > 2 else lq
                 e = estimate_kernel(view)
-                est = e.kind if e.kind != "gaussian" else f"{e.params['sigma']:.2f}"
+                est = (f"{e.params['sigma']:.2f}" if e.kind == "gaussian" else
+                       f"{e.params['length']:.1f}@{e.params['angle']:.0f}" if e.kind == "motion" else e.kind)
             elif sigma > 0:
                 ref = psnr8(told(lq, sigma), gt)
             prev = previous.get("noise" if name.startswith("noise") else "sharpen" if "blur" in name else "")
@@ -241,6 +245,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--previous", help="a folder with issue 21's gir-expert-noise / gir-expert-sharpen weights "
                                        "(`git show 6bb2ad6:src/gir/weights/NAME.safetensors`): the baseline column")
+    ap.add_argument("--tasks", help="comma-separated held-out task names to run (default: all), e.g. "
+                                    "'gaussian blur s1.6,motion blur 11px, random angle'... matched by prefix")
     ap.add_argument("--append", help="append the table to this file")
     args = ap.parse_args()
     args.model = args.model or ["gir-denoiser"]

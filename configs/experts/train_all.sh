@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 # config:expert it ships as (a later stage continues the previous run and replaces its export)
 # ("-": a stage that ships nothing itself; the next config starts from its run)
-for item in ${EXPERTS:-noise:- noise_stage2:- denoiser:gir-denoiser jpeg:gir-expert-jpeg jpeg_stage2:gir-expert-jpeg jpeg_stage3:gir-expert-jpeg jpeg_cond:gir-expert-jpeg resize:gir-expert-band band:gir-expert-band@2000 band_stage2:gir-expert-band upscale:gir-upscale upscale_real:gir-upscale-real scratch_mask:gir-scratch-mask@5000}; do
+for item in ${EXPERTS:-noise:- noise_stage2:- denoiser:gir-denoiser jpeg:gir-expert-jpeg jpeg_stage2:gir-expert-jpeg jpeg_stage3:gir-expert-jpeg jpeg_cond:gir-expert-jpeg resize:gir-expert-band band:gir-expert-band@2000 band_stage2:gir-expert-band upscale:gir-upscale upscale_real:gir-upscale-real scratch_mask:gir-scratch-mask@5000 kernel:gir-kernel}; do
     name="${item%%:*}" expert="${item##*:}" checkpoint=latest
     if [[ "$expert" == *@* ]]; then checkpoint="${expert##*@}" expert="${expert%%@*}"; fi
     run="runs/experts/$name"

@@ -164,7 +164,7 @@ class Analyzer:
     ``net_*.safetensors`` works too; without stored calibration its probabilities are uncalibrated)."""
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = "cpu", crops: int = CROPS,
-                 scratches: str | None = "auto"):
+                 scratches: str | None = "auto", kernel: str | None = "auto"):
         import torch
 
         from gir.analysis.network import build_analyzer
@@ -193,6 +193,10 @@ class Analyzer:
 
         # the scratch detector: "auto" = the shipped one where installed; None = none; else weights name/path
         self.scratches = (DETECTOR if is_shipped(DETECTOR) else None) if scratches == "auto" else scratches
+        from gir.analysis.kernel import KERNEL_NET
+
+        # the kernel network that tells blur from resampling (gir.analysis.kernel.fuse_kernel); same choices
+        self.kernel = (KERNEL_NET if is_shipped(KERNEL_NET) else None) if kernel == "auto" else kernel
 
     def window_outputs(self, rgb: np.ndarray) -> np.ndarray:
         """Raw network outputs of the image's windows: N x NUM_OUTPUTS."""
@@ -232,6 +236,10 @@ class Analyzer:
             from gir.analysis.scratches import detect, fuse_scratches
 
             fuse_scratches(diag, detect(rgb, self.scratches, str(self.device)).mask)
+        if self.kernel:
+            from gir.analysis.kernel import fuse_kernel, kernel_view, predict_kernel
+
+            fuse_kernel(diag, predict_kernel(kernel_view(rgb), self.kernel))
         if not self.calibrated:
             diag.notes.append("uncalibrated analyzer: probabilities are raw network outputs")
         return diag

@@ -20,7 +20,7 @@ from gir.registry import Registry
 MODELS: Registry = Registry("architecture")
 
 _ARCH_MODULES = ("srcnn", "resnet", "srresnet", "rrdb", "nafnet", "restormer", "swinir", "promptir",
-                 "wavelet_unet", "diffusion_unet", "refiner", "upscale", "masknet")
+                 "wavelet_unet", "diffusion_unet", "refiner", "upscale", "masknet", "kernelnet")
 _LAZY = {
     "count_params": "info", "gflops_per_megapixel": "info", "model_table": "info",
     "save_checkpoint": "checkpoint", "load_state": "checkpoint", "load_weights": "checkpoint",
