@@ -111,18 +111,14 @@ def kernel_view(rgb: np.ndarray, max_side: int = KERNEL_VIEW) -> np.ndarray:
     return rgb[top:top + max_side, left:left + max_side]
 
 
-_NETS: dict = {}
-
-
 def kernel_net(weights: str = KERNEL_NET, device: str = "cpu"):
-    """The kernel predictor (loaded once per weights and device), in eval mode."""
-    from gir.models.checkpoint import load_model
-    from gir.models.shipped import resolve_model
+    """The kernel predictor, in eval mode (loaded once per file and device by the project's model cache,
+    :func:`gir.restore.loading.load_cached`)."""
+    import torch
 
-    key = (str(weights), str(device))
-    if key not in _NETS:
-        _NETS[key] = load_model(resolve_model(weights), map_location=device).eval()
-    return _NETS[key]
+    from gir.restore.loading import load_cached
+
+    return load_cached(weights, torch.device(device)).module.eval()
 
 
 def predict_kernel(rgb: np.ndarray, weights: str = KERNEL_NET):

@@ -38,18 +38,14 @@ class ScratchMap:
         return 100.0 * float(self.mask.mean()) if self.mask.size else 0.0
 
 
-_NETS: dict[tuple[str, str], object] = {}
-
-
 def detector(weights: str = DETECTOR, device: str = "cpu"):
-    """The detector network (loaded once per weights and device), in eval mode."""
-    from gir.models.checkpoint import load_model
-    from gir.models.shipped import resolve_model
+    """The detector network, in eval mode (loaded once per file and device by the project's model cache,
+    :func:`gir.restore.loading.load_cached`)."""
+    import torch
 
-    key = (str(weights), str(device))
-    if key not in _NETS:
-        _NETS[key] = load_model(resolve_model(weights), map_location=device)
-    return _NETS[key]
+    from gir.restore.loading import load_cached
+
+    return load_cached(weights, torch.device(device)).module.eval()
 
 
 def probability_map(rgb: np.ndarray, net) -> np.ndarray:

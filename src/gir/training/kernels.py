@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from gir.models.kernelnet import KINDS, decode, encode_targets, flip_maps, loss_terms
-from gir.training.objectives import OBJECTIVES, Objective, StepResult
+from gir.training.objectives import OBJECTIVES, Objective, StepResult, eval_mode, val_ground_truths
 
 PAD = 16  # kernels up to 33 x 33
 VAL_BLURS = (("none", 0.0, 0.0, 0.0, 0.0), ("gaussian", 1.0, 0.0, 0.0, 0.0), ("gaussian", 1.6, 0.0, 0.0, 0.0),
@@ -204,14 +204,10 @@ class BlurKernel(Objective):
 
     @torch.no_grad()
     def validate(self, model, val_set, device, vcfg) -> dict[str, Any]:
-        seen: dict[str, np.ndarray] = {}
-        for item in val_set:
-            seen.setdefault(item.name, item.gt)
-        was = model.training
-        model.eval()
         right, sig_err, len_err, ang_err = [], [], [], []
-        try:
-            for k, (name, gt) in enumerate(sorted(seen.items())):
+        images = val_ground_truths(val_set)
+        with eval_mode(model):
+            for k, (name, gt) in enumerate(images):
                 g = torch.from_numpy(np.ascontiguousarray(np.asarray(gt, np.float32).transpose(2, 0, 1)))[None]
                 draws = []
                 for kind, sigma, length, angle, scale in VAL_BLURS:
@@ -228,12 +224,10 @@ class BlurKernel(Objective):
                         len_err.append(abs(guess.length - d["length"]))
                         da = abs(guess.angle - d["angle"]) % 180.0
                         ang_err.append(min(da, 180.0 - da))
-        finally:
-            model.train(was)
         med = lambda v: float(np.median(v)) if v else float("nan")  # noqa: E731
         acc = float(np.mean(right)) if right else float("nan")
         return {"score": acc, "score_name": "kind accuracy", "accuracy": acc, "sigma_rel_error": med(sig_err),
-                "length_error": med(len_err), "angle_error": med(ang_err), "n": len(seen)}
+                "length_error": med(len_err), "angle_error": med(ang_err), "n": len(images)}
 
     def describe_score(self, res):
         return (f"val kinds right {100 * res['accuracy']:.1f}%, sigma error {100 * res['sigma_rel_error']:.1f}%, "

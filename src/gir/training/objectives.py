@@ -17,7 +17,8 @@ theirs in :mod:`gir.dcpt`.
 from __future__ import annotations
 
 import importlib
-from typing import Any, NamedTuple
+from contextlib import contextmanager
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -78,6 +79,26 @@ class Objective:
 
     def describe_score(self, res: dict[str, Any]) -> str:
         return f"val {res['score_name']} {res['score']:.4g}"
+
+
+def val_ground_truths(val_set) -> list[tuple[str, np.ndarray]]:
+    """Each validation image once, by name (sorted), as its ground truth: for the objectives that degrade the
+    clean image themselves (the config's validation tasks then only choose the images)."""
+    seen: dict[str, np.ndarray] = {}
+    for item in val_set:
+        seen.setdefault(item.name, item.gt)
+    return sorted(seen.items())
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """``model`` in eval mode inside the block, back in its previous mode after it (also on errors)."""
+    was = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was)
 
 
 def build_objective(cfg: dict) -> Objective:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from gir.analysis.scratches import THRESHOLD
 from gir.degradations.scratches import synthesize_scratches
-from gir.training.objectives import OBJECTIVES, Objective, StepResult
+from gir.training.objectives import OBJECTIVES, Objective, StepResult, eval_mode, val_ground_truths
 
 
 def damage_batch(gt: torch.Tensor, damaged: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,15 +76,11 @@ class ScratchMask(Objective):
 
     @torch.no_grad()
     def validate(self, model, val_set, device, vcfg) -> dict[str, Any]:
-        seen: dict[str, np.ndarray] = {}
-        for item in val_set:
-            seen.setdefault(item.name, item.gt)
-        was = model.training
-        model.eval()
         tp = fp = fn = 0
         alarms: list[float] = []
-        try:
-            for k, (name, gt) in enumerate(sorted(seen.items())):
+        images = val_ground_truths(val_set)
+        with eval_mode(model):
+            for k, (name, gt) in enumerate(images):
                 for j in range(2):
                     rng = np.random.default_rng([self.val_seed, k, j])
                     s = synthesize_scratches(np.ascontiguousarray(gt, np.float32), rng, damaged=1.0 - j)
@@ -95,12 +91,10 @@ class ScratchMask(Objective):
                         tp, fp, fn = tp + a, fp + b, fn + c
                     else:
                         alarms.append(float((prob > THRESHOLD).mean()))
-        finally:
-            model.train(was)
         f1 = 2 * tp / max(1, 2 * tp + fp + fn)
         iou = tp / max(1, tp + fp + fn)
         return {"score": f1, "score_name": "f1", "f1": f1, "iou": iou,
-                "false_alarm": float(np.mean(alarms)) if alarms else float("nan"), "n": len(seen)}
+                "false_alarm": float(np.mean(alarms)) if alarms else float("nan"), "n": len(images)}
 
     def describe_score(self, res):
         return f"val F1 {res['f1']:.3f}, IoU {res['iou']:.3f}, false alarms {100 * res['false_alarm']:.2f}% of pixels"

@@ -29,7 +29,7 @@ from gir.bench.evaluate import score_pairs
 from gir.bench.superres import bicubic, rgb_only, sr_pairs
 from gir.data.errors import ConfigError
 from gir.degradations.matlab_resize import imresize_torch
-from gir.training.objectives import OBJECTIVES, Objective, StepResult
+from gir.training.objectives import OBJECTIVES, Objective, StepResult, eval_mode, val_ground_truths
 from gir.training.validate import task_summary
 
 
@@ -52,14 +52,10 @@ def network_upscaler(model, device: torch.device):
 def validate_upscaler(model, images, scales, device: torch.device) -> dict[str, Any]:
     """Protocol scores of ``model`` on ``images`` ((data set, name, HxWx3) triples) at each scale:
     ``{"psnr", "ssim", "tasks": {"x2": {"psnr", "ssim", "psnr_in" (bicubic), "ssim_in", "n"}, ...}}``."""
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         scores = [s for scale in scales
                   for s in score_pairs({"net": network_upscaler(model, device)}, sr_pairs(images, [scale]),
                                        crop_border=scale, y_channel=True, baseline=bicubic)]
-    finally:
-        model.train(was)
     return task_summary(scores)
 
 
@@ -118,10 +114,7 @@ class Upscale(Objective):
         return StepResult(total, terms, per_sample, pred)
 
     def validate(self, model, val_set, device, vcfg):
-        seen: dict[str, np.ndarray] = {}
-        for item in val_set:
-            seen.setdefault(item.name, item.gt)
-        res = validate_upscaler(model, [("val", n, g) for n, g in seen.items()], self.scales, device)
+        res = validate_upscaler(model, [("val", n, g) for n, g in val_ground_truths(val_set)], self.scales, device)
         return {"score": res["psnr"], "score_name": "psnr", **res}
 
     def describe_score(self, res):
