@@ -8,6 +8,11 @@ Gaussian's sigma, of a motion's length and angle. ``--baseline FILE`` scores an 
 ``gir/analysis/kernel.py`` in the same run (e.g. ``git show 6feb96c:src/gir/analysis/kernel.py >
 /tmp/kernel_old.py``, the classical estimator this network replaced). ``--sheet PNG`` draws, for four
 photos, the blurred crop, the true and the estimated kernel, and the plug-and-play result with the estimate.
+``--weights FILE`` scores the shipped estimator with other kernel-network weights beside the shipped ones.
+
+Two chain tasks read the kernel where the pipeline reads it, after its first step: Gaussian 1.2, noise 10
+(numpy), then ``gir-denoiser`` told sigma 10 (``gaussian+denoised``); Gaussian 1.2, noise 3, Pillow JPEG
+quality 40, then ``gir-expert-jpeg`` told quality 40 (``gaussian+dejpeg``).
 
     python benchmarks/kernel_estimate.py --baseline /tmp/kernel_old.py --sheet docs/kernel_estimate.png
 """
@@ -29,11 +34,31 @@ sys.path.insert(0, str(Path(__file__).parent))
 import heldout_restore as H  # noqa: E402
 
 TASKS = (("gaussian", 1.0), ("gaussian", 1.6), ("gaussian", 2.4), ("motion", 7), ("motion", 11), ("motion", 15),
-         ("resample", 2), ("resample", 3), ("none", 0))
+         ("resample", 2), ("resample", 3), ("none", 0), ("gaussian+denoised", 1.2), ("gaussian+dejpeg", 1.2))
+_STEPS: dict = {}
+
+
+def first_step(name: str):
+    """The pipeline's first step of a chain task, ``(image, strength) -> image``, loaded once."""
+    if name not in _STEPS:
+        from gir.restore.experts import shipped_experts
+
+        expert = shipped_experts(use=(name,))[name]
+        key = {"denoise": "noise.sigma", "jpeg": "jpeg.quality"}[name]
+        _STEPS[name] = lambda img, v: expert(img, strengths={key: float(v)})
+    return _STEPS[name]
 
 
 def degrade(gt8: np.ndarray, kind: str, value: float, rng) -> tuple[np.ndarray, np.ndarray | None, float]:
     """(uint8 blurred photo, the true kernel or None, the motion angle)."""
+    if kind.startswith("gaussian+"):
+        k = H.gaussian_kernel(value)
+        y8 = H.quantise(cv2.filter2D(gt8.astype(np.float32), -1, k, borderType=cv2.BORDER_REFLECT))
+        if kind == "gaussian+denoised":
+            y = first_step("denoise")(H.gaussian_noise(y8, 10, rng).astype(np.float32) / 255, 10)
+        else:
+            y = first_step("jpeg")(H.jpeg(H.gaussian_noise(y8, 3, rng), 40).astype(np.float32) / 255, 40)
+        return H.quantise(np.asarray(y) * 255), k, 0.0
     if kind == "gaussian":
         k = H.gaussian_kernel(value)
     elif kind == "motion":
@@ -62,6 +87,7 @@ def angle_error(a: float, b: float) -> float:
 
 def score(estimates: list, kind: str, value: float, angles: list[float]) -> list[str]:
     """Cells: kinds right, sigma / length / angle median errors."""
+    kind = kind.split("+")[0]
     deconvolvable = kind in ("gaussian", "motion")
     right = [(e.kernel is not None and e.kind == kind) if deconvolvable else e.kernel is None for e in estimates]
     sig = [abs(e.params["sigma"] - value) / value for e in estimates if kind == "gaussian" and e.kind == "gaussian"]
@@ -126,6 +152,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
     ap.add_argument("--max-side", type=int, default=256)
     ap.add_argument("--baseline", help="an older gir/analysis/kernel.py to score beside the shipped estimator")
+    ap.add_argument("--weights", help="other gir-kernel weights to score beside the shipped ones")
     ap.add_argument("--sheet", help="write the contact sheet here (PNG)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
@@ -135,6 +162,8 @@ def main() -> None:
     from gir.analysis.kernel import estimate_kernel
 
     methods = {"gir-kernel": estimate_kernel}
+    if args.weights:
+        methods[Path(args.weights).name] = lambda img: estimate_kernel(img, weights=args.weights)
     if args.baseline:
         methods["baseline (" + Path(args.baseline).name + ")"] = load_baseline(args.baseline)
     imgs, skipped = H.skimage_images(args.max_side)

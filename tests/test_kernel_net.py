@@ -70,6 +70,34 @@ def test_same_seed_same_blurred_batch():
     assert torch.equal(a, torch.round(a * 255) / 255)  # 8-bit values
 
 
+def test_denoised_and_dejpeg_draws_go_through_the_pipeline_steps_they_stand_for():
+    from gir.training.kernels import BlurDraw, degrade_batch
+
+    gt = torch.from_numpy(natural_image(64, 64).transpose(2, 0, 1).copy())[None].repeat(16, 1, 1, 1)
+    draw, rng = BlurDraw(denoised=0.5, dejpeg=0.5, told=(0.8, 1.25)), np.random.default_rng(7)
+    draws = [draw.draw(rng) for _ in range(16)]
+    assert {d["denoise"] for d in draws} == {True, False} and all(d["denoise"] != d["dejpeg"] for d in draws)
+    calls = []
+
+    def prior(img, sigma):
+        calls.append(("denoise", sigma))
+        return np.zeros_like(img)
+
+    def dejpeg(img, quality):
+        calls.append(("dejpeg", quality))
+        return np.ones_like(img)
+
+    x = degrade_batch(gt, draws, 5, prior, dejpeg)
+    for d, xi in zip(draws, x):
+        if d["denoise"]:
+            assert 5 <= d["noise"] <= 30 and 0.8 * d["noise"] <= d["told"] <= 1.25 * d["noise"] and d["jpeg"] == 0
+            assert ("denoise", d["told"]) in calls and float(xi.max()) == 0.0
+        else:
+            assert 20 <= d["jpeg"] <= 60 and d["noise"] <= 10
+            assert ("dejpeg", d["jpeg"]) in calls and float(xi.min()) == 1.0
+    assert len(calls) == 16
+
+
 def test_bad_draw_settings_are_refused():
     from gir.training.kernels import BlurDraw
 
@@ -77,6 +105,8 @@ def test_bad_draw_settings_are_refused():
         BlurDraw(mix=(1, 1))
     with pytest.raises(ValueError, match="length_range"):
         BlurDraw(length_range=(3, 40))
+    with pytest.raises(ValueError, match="denoised \\+ dejpeg"):
+        BlurDraw(denoised=0.7, dejpeg=0.5)
 
 
 def test_blur_kernel_objective_trains_and_validates(tmp_path):

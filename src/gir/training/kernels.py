@@ -16,8 +16,10 @@ The blur is applied by FFT on the reflect-padded batch (a convolution with refle
 (sigma uniform in 0-``noise`` on the 0-255 scale, on ``noisy`` of the patches), rounding to 8 bits, and
 Pillow JPEG at quality 60-95 on ``jpeg`` of them: the residue of what the pipeline's earlier steps leave.
 On ``denoised`` of the patches the noise is heavier (sigma 5-30) and the shipped denoiser (``gir-denoiser``,
-told that sigma) removes it, as the pipeline's denoising step does before deblurring: its smoothing must not
-be read as blur, nor hide the blur there was.
+told that sigma times a factor in ``told``, as an estimate would be) removes it, as the pipeline's denoising
+step does before deblurring: its smoothing must not be read as blur, nor hide the blur there was. On
+``dejpeg`` of them the noise is light (0-10), the JPEG heavy (quality 20-60) and the shipped JPEG expert
+(``gir-expert-jpeg``, told the quality) removes it, as the pipeline's JPEG step does first.
 A batch's draws come from a numpy generator seeded by torch's per-iteration generator, so a run seed
 gives the same batches. The network's maps are mirrored at random (left-right, and x/y swapped) with their
 targets, which makes the answer independent of the direction a photo was taken.
@@ -100,7 +102,7 @@ class BlurDraw:
 
     def __init__(self, mix=(0.2, 0.35, 0.35, 0.1), sigma_range=(0.5, 3.2), max_ratio: float = 1.25,
                  length_range=(3.0, 25.0), scale_range=(1.5, 4.0), noise: float = 3.0, noisy: float = 0.7,
-                 jpeg: float = 0.25, denoised: float = 0.0):
+                 jpeg: float = 0.25, denoised: float = 0.0, dejpeg: float = 0.0, told=(1.0, 1.0)):
         mix = np.asarray(mix, dtype=np.float64)
         if mix.shape != (len(KINDS),) or (mix < 0).any() or mix.sum() <= 0:
             raise ValueError(f"mix needs {len(KINDS)} non-negative weights ({', '.join(KINDS)}), got {list(mix)}")
@@ -110,6 +112,9 @@ class BlurDraw:
         self.sigma_range, self.max_ratio = tuple(map(float, sigma_range)), float(max_ratio)
         self.length_range, self.scale_range = tuple(map(float, length_range)), tuple(map(float, scale_range))
         self.noise, self.noisy, self.jpeg, self.denoised = float(noise), float(noisy), float(jpeg), float(denoised)
+        self.dejpeg, self.told = float(dejpeg), tuple(map(float, told))
+        if self.denoised + self.dejpeg > 1 or not 0 < self.told[0] <= self.told[1]:
+            raise ValueError("denoised + dejpeg must be at most 1, told an increasing range of factors > 0")
 
     def draw(self, rng: np.random.Generator) -> dict:
         kind = KINDS[int(rng.choice(len(KINDS), p=self.mix))]
@@ -127,15 +132,20 @@ class BlurDraw:
                              ("bicubic", "bilinear")[rng.integers(2)])
         d["noise"] = float(rng.uniform(0.0, self.noise)) if rng.random() < self.noisy else 0.0
         d["jpeg"] = int(rng.integers(60, 96)) if rng.random() < self.jpeg else 0
-        d["denoise"] = rng.random() < self.denoised
+        u = rng.random()
+        d["denoise"], d["dejpeg"] = u < self.denoised, self.denoised <= u < self.denoised + self.dejpeg
         if d["denoise"]:
             d["noise"], d["jpeg"] = float(rng.uniform(5.0, 30.0)), 0
+            d["told"] = d["noise"] * float(rng.uniform(*self.told))
+        if d["dejpeg"]:
+            d["noise"], d["jpeg"] = float(rng.uniform(0.0, 10.0)), int(rng.integers(20, 61))
         return d
 
 
-def degrade_batch(gt: torch.Tensor, draws: list[dict], seed: int, prior=None) -> torch.Tensor:
+def degrade_batch(gt: torch.Tensor, draws: list[dict], seed: int, prior=None, dejpeg=None) -> torch.Tensor:
     """The clean batch (B x 3 x H x W, 0-1) degraded by each patch's draw: blur, noise (a torch generator
-    seeded by ``seed``), 8 bits, JPEG; ``prior(image, sigma)`` denoises the draws that ask for it."""
+    seeded by ``seed``), 8 bits, JPEG; ``prior(image, sigma)`` denoises the draws that ask for it,
+    ``dejpeg(image, quality)`` removes the JPEG of those that ask for that (HxWx3 float32 0-1 -> same)."""
     clean = gt.detach().float().cpu()
     x = convolve_batch(clean, [d["kernel"] for d in draws])
     for i, d in enumerate(draws):
@@ -151,8 +161,12 @@ def degrade_batch(gt: torch.Tensor, draws: list[dict], seed: int, prior=None) ->
     x = x / 255.0
     for i, d in enumerate(draws):
         if d.get("denoise") and prior is not None:
-            out = prior(np.ascontiguousarray(x[i].permute(1, 2, 0).numpy()), d["noise"])
-            x[i] = torch.round(torch.from_numpy(np.asarray(out, np.float32)).permute(2, 0, 1) * 255.0) / 255.0
+            out = prior(np.ascontiguousarray(x[i].permute(1, 2, 0).numpy()), d.get("told", d["noise"]))
+        elif d.get("dejpeg") and dejpeg is not None:
+            out = dejpeg(np.ascontiguousarray(x[i].permute(1, 2, 0).numpy()), d["jpeg"])
+        else:
+            continue
+        x[i] = torch.round(torch.from_numpy(np.asarray(out, np.float32)).permute(2, 0, 1) * 255.0) / 255.0
     return x.to(gt.device)
 
 
@@ -167,12 +181,14 @@ def draw_targets(draws: list[dict], device) -> tuple[torch.Tensor, torch.Tensor]
 class BlurKernel(Objective):
     """See the module docstring; the keyword arguments are :class:`BlurDraw`'s, and ``val_seed``."""
 
-    def __init__(self, val_seed: int = 0, denoiser: str = "gir-denoiser", **draw):
+    def __init__(self, val_seed: int = 0, denoiser: str = "gir-denoiser", jpeg_expert: str = "gir-expert-jpeg",
+                 **draw):
         try:
             self.draw = BlurDraw(**draw)
         except TypeError as e:
             raise ValueError(str(e)) from None
         self.val_seed, self.denoiser, self._prior = int(val_seed), str(denoiser), None
+        self.jpeg_expert, self._dejpeg = str(jpeg_expert), None
 
     def prior(self):
         """The denoiser of the ``denoised`` draws (loaded on first use; None when none are drawn)."""
@@ -181,6 +197,16 @@ class BlurKernel(Objective):
 
             self._prior = denoiser_prior(self.denoiser)
         return self._prior
+
+    def dejpeg(self):
+        """The JPEG expert of the ``dejpeg`` draws, as ``(image, quality) -> image`` (None when none are
+        drawn)."""
+        if self._dejpeg is None and self.draw.dejpeg > 0:
+            from gir.restore.experts import NetworkExpert
+
+            expert = NetworkExpert("jpeg", ("jpeg",), "network", self.jpeg_expert, model=self.jpeg_expert)
+            self._dejpeg = lambda img, q: expert(img, strengths={"jpeg.quality": float(q)})
+        return self._dejpeg
 
     def bind(self, model, loss, device, cfg):
         super().bind(model, loss, device, cfg)
@@ -192,7 +218,7 @@ class BlurKernel(Objective):
     def step(self, net, batch, lq, gt, t, phase=0):
         rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,))))
         draws = [self.draw.draw(rng) for _ in range(gt.shape[0])]
-        x = degrade_batch(gt, draws, int(rng.integers(2**62)), self.prior())
+        x = degrade_batch(gt, draws, int(rng.integers(2**62)), self.prior(), self.dejpeg())
         kind, targets = draw_targets(draws, gt.device)
         maps = net.features(x)
         for transpose in (False, True):
