@@ -296,8 +296,15 @@ def test_real_reports_an_unreadable_file_and_fails(tmp_path):
     a = res.scores[0]
     assert np.isfinite(a.niqe_before) and a.niqe_after == a.niqe_before  # identity changes nothing
     assert np.isnan(res.scores[1].niqe_before)  # 160 px wide: too small for NIQE, reported n/a
-    with open(tmp_path / "out" / "photos" / "niqe.csv") as f:
-        assert next(csv.reader(f)) == ["name", "width", "height", "niqe_before", "niqe_after", "change"]
+    from gir.metrics.brisque import available
+
+    if available():  # identity: the same BRISQUE before and after, for both sizes
+        assert all(np.isfinite(s.brisque_before) and s.brisque_after == s.brisque_before for s in res.scores)
+    else:
+        assert all(np.isnan(s.brisque_before) for s in res.scores)
+    with open(tmp_path / "out" / "photos" / "scores.csv") as f:
+        assert next(csv.reader(f)) == ["name", "width", "height", "niqe_before", "niqe_after", "change",
+                                       "brisque_before", "brisque_after", "brisque_change"]
     md = (tmp_path / "out" / "summary.md").read_text()
     assert "| **all** | 2 |" in md and "broken.png" in md
     assert (tmp_path / "out" / "photos" / "sheet.jpg").stat().st_size > 0

@@ -1,16 +1,18 @@
-"""``gir bench real``: restore real degraded photos (no ground truth) and compare NIQE before and after.
+"""``gir bench real``: restore real degraded photos (no ground truth) and compare NIQE and BRISQUE before and
+after.
 
 Each photo is read, downscaled (area interpolation) so its longer side is at most ``max_side`` pixels (for
 speed; 0 keeps it), restored by the method, and scored with NIQE (:func:`gir.metrics.niqe.niqe`, the
-project's pristine model unless another is given; lower is better) before and after. Photos smaller than
-NIQE's minimum (two patches per side) are kept with NIQE "n/a". Unreadable files are reported by name and
-skipped; the command then exits non-zero.
+project's pristine model unless another is given; lower is better) and with BRISQUE
+(:func:`gir.metrics.brisque.brisque`, a package's model, not the project's; lower is better; "n/a" without
+``pip install 'gir[iqa]'``) before and after. Photos smaller than NIQE's minimum (two patches per side) are
+kept with NIQE "n/a". Unreadable files are reported by name and skipped; the command then exits non-zero.
 
 Output folder::
 
-    <folder>/niqe.csv, <folder>/niqe.md   per photo: size, NIQE before, after, change
-    <folder>/sheet.jpg                    contact sheet: each photo before and after
-    summary.csv, summary.md               per folder and overall: photos, mean NIQE before / after
+    <folder>/scores.csv, <folder>/scores.md   per photo: size, NIQE and BRISQUE before, after, change
+    <folder>/sheet.jpg                        contact sheet: each photo before and after
+    summary.csv, summary.md                   per folder and overall: photos, mean NIQE and BRISQUE
 """
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ class PhotoScore:
     height: int
     niqe_before: float
     niqe_after: float
+    brisque_before: float = math.nan
+    brisque_after: float = math.nan
 
 
 @dataclass
@@ -71,6 +75,16 @@ def safe_niqe(img: np.ndarray, model=None) -> float:
         return math.nan
 
 
+def safe_brisque(img: np.ndarray) -> float:
+    """BRISQUE, or NaN without the package (or for an image too small for it)."""
+    from gir.metrics.brisque import brisque
+
+    try:
+        return brisque(img)
+    except GirError:
+        return math.nan
+
+
 def _fmt(v: float) -> str:
     return "n/a" if not math.isfinite(v) else f"{v:.3f}"
 
@@ -85,35 +99,41 @@ def _thumb(img: np.ndarray) -> np.ndarray:
 
 
 def photo_table(scores: Sequence[PhotoScore]) -> tuple[str, str]:
-    """(CSV, Markdown) per photo: name, size, NIQE before / after / after - before."""
+    """(CSV, Markdown) per photo: name, size, NIQE and BRISQUE before / after / after - before."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["name", "width", "height", "niqe_before", "niqe_after", "change"])
-    md = ["| photo | size | NIQE before | NIQE after | change |", "|---|---|---:|---:|---:|"]
+    w.writerow(["name", "width", "height", "niqe_before", "niqe_after", "change", "brisque_before",
+                "brisque_after", "brisque_change"])
+    md = ["| photo | size | NIQE before | NIQE after | change | BRISQUE before | BRISQUE after | change |",
+          "|---|---|---:|---:|---:|---:|---:|---:|"]
     for s in scores:
-        change = s.niqe_after - s.niqe_before
-        w.writerow([s.name, s.width, s.height, _fmt(s.niqe_before), _fmt(s.niqe_after), _fmt(change)])
-        md.append(f"| {s.name} | {s.width}x{s.height} | {_fmt(s.niqe_before)} | {_fmt(s.niqe_after)} | "
-                  f"{_fmt(change)} |")
+        cells = [_fmt(v) for v in (s.niqe_before, s.niqe_after, s.niqe_after - s.niqe_before, s.brisque_before,
+                                   s.brisque_after, s.brisque_after - s.brisque_before)]
+        w.writerow([s.name, s.width, s.height, *cells])
+        md.append(f"| {s.name} | {s.width}x{s.height} | " + " | ".join(cells) + " |")
     return buf.getvalue(), "\n".join(md) + "\n"
 
 
 def summary_table(by_folder: dict[str, list[PhotoScore]], model: str, max_side: int | None,
                   failures: Sequence[str]) -> tuple[str, str]:
-    """(CSV, Markdown) per folder and overall: photos scored, mean NIQE before and after (n/a values left out)."""
+    """(CSV, Markdown) per folder and overall: photos scored, mean NIQE and BRISQUE before and after (n/a values
+    left out)."""
     groups = {**by_folder, "all": [s for v in by_folder.values() for s in v]}
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["folder", "photos", "niqe_before", "niqe_after"])
-    md = [f"# Real photos: NIQE before / after `{model}`", "",
-          f"Photos downscaled to at most {max_side} px on the longer side" if max_side else "Photos at full size",
-          "; NIQE (project pristine model), lower is better; means over photos large enough for NIQE.", "",
-          "| folder | photos | NIQE before | NIQE after |", "|---|---:|---:|---:|"]
+    w.writerow(["folder", "photos", "niqe_before", "niqe_after", "brisque_before", "brisque_after"])
+    md = [f"# Real photos: NIQE and BRISQUE before / after `{model}`", "",
+          (f"Photos downscaled to at most {max_side} px on the longer side" if max_side else "Photos at full size")
+          + "; NIQE (project pristine model) and BRISQUE (the `brisque` package's model), lower is better; means "
+          "over photos large enough for each (n/a: none, or BRISQUE not installed).", "",
+          "| folder | photos | NIQE before | NIQE after | BRISQUE before | BRISQUE after |",
+          "|---|---:|---:|---:|---:|---:|"]
     for name, scores in groups.items():
-        before, after = _mean([s.niqe_before for s in scores]), _mean([s.niqe_after for s in scores])
-        w.writerow([name, len(scores), _fmt(before), _fmt(after)])
+        cells = [_fmt(_mean([getattr(s, k) for s in scores]))
+                 for k in ("niqe_before", "niqe_after", "brisque_before", "brisque_after")]
+        w.writerow([name, len(scores), *cells])
         label = f"**{name}**" if name == "all" else name
-        md.append(f"| {label} | {len(scores)} | {_fmt(before)} | {_fmt(after)} |")
+        md.append(f"| {label} | {len(scores)} | " + " | ".join(cells) + " |")
     if failures:
         md += ["", "Skipped (unreadable):", ""] + [f"- {f}" for f in failures]
     return buf.getvalue(), "\n".join(md) + "\n"
@@ -161,7 +181,7 @@ def bench_real(model: str, dirs: Sequence[str | Path], out_dir: str | Path, *, m
                 continue
             out = np.clip(method(img, None), 0, 1).astype(np.float32)
             s = PhotoScore(name, path.name, img.shape[1], img.shape[0], safe_niqe(img, pristine),
-                           safe_niqe(out, pristine))
+                           safe_niqe(out, pristine), safe_brisque(img), safe_brisque(out))
             scores.append(s)
             result.report.done += 1
             if len(tiles) < 2 * SHEET_PHOTOS:
@@ -173,8 +193,8 @@ def bench_real(model: str, dirs: Sequence[str | Path], out_dir: str | Path, *, m
         sub = out_dir / name
         sub.mkdir(parents=True, exist_ok=True)
         csv_text, md_text = photo_table(scores)
-        atomic_write(sub / "niqe.csv", csv_text)
-        atomic_write(sub / "niqe.md", f"# {name}: NIQE before / after `{model}`\n\n" + md_text)
+        atomic_write(sub / "scores.csv", csv_text)
+        atomic_write(sub / "scores.md", f"# {name}: NIQE and BRISQUE before / after `{model}`\n\n" + md_text)
         if tiles:
             sheet = contact_sheet(tiles, labels, cols=4)
             write_image(sub / "sheet.jpg", sheet.astype(np.float32) / 255.0, quality=90)
