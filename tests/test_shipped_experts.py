@@ -1,7 +1,10 @@
 """The experts `gir restore` ships: present, carded, small, loadable, and run tiled like any network."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
+
+from conftest import natural_image
 
 from gir.models.shipped import WEIGHTS_DIR
 from gir.restore.engine import Restorer
@@ -112,3 +115,44 @@ def test_the_readme_example_is_restored_as_the_readme_says():
     assert 40 <= outcome.records[0].step.strengths["jpeg.quality"] <= 50
     assert "Gaussian blur, sigma 1.0" in outcome.records[1].note and outcome.records[1].check.residual is not None
     assert psnr(outcome.image, clean) > 28.0 > 26.1 > psnr(read_image(examples / "astronaut_degraded.jpg").rgb, clean)
+
+
+def test_brighten_takes_a_dark_photo_to_the_target_luma_and_never_darkens():
+    import cv2
+
+    from gir.restore.classical import BRIGHT_TARGET, brighten
+
+    dark = (natural_image(64, 80, seed=3) * 0.12).astype(np.float32)
+    out, g = brighten(dark)
+    assert g < 1.0 and float(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).mean()) == pytest.approx(BRIGHT_TARGET, abs=0.03)
+    light = (0.5 + 0.5 * natural_image(64, 80, seed=3)).astype(np.float32)
+    same, g = brighten(light)
+    assert g == 1.0 and same is light
+    dim = (0.25 + 0.1 * natural_image(64, 80, seed=3)).astype(np.float32)  # dark, not a low-light capture
+    assert brighten(dim)[0] is dim
+
+
+def test_noise_std_reads_white_noise_and_little_on_a_smooth_image():
+    from gir.restore.classical import noise_std
+
+    rng = np.random.default_rng(0)
+    flat = np.full((128, 128, 3), 0.5, np.float32)
+    assert noise_std(flat + rng.normal(0, 10 / 255, (128, 128, 1)).astype(np.float32)) == pytest.approx(10, rel=0.1)
+    assert noise_std(flat) < 0.5
+
+
+def test_low_light_is_routed_to_brighten_which_denoises_what_the_curve_reveals():
+    from gir.restore.classical import brighten, noise_std
+    from gir.restore.experts import shipped_experts
+    from gir.restore.policy import policy
+
+    assert policy("low_light").expert == "brighten"
+    expert = shipped_experts(use=("brighten",))["brighten"]
+    rng = np.random.default_rng(1)
+    dark = np.clip(natural_image(96, 96, seed=5) * 0.1 + rng.normal(0, 2 / 255, (96, 96, 3)), 0, 1).astype(np.float32)
+    out = expert(dark)
+    curve, _ = brighten(dark)
+    assert "gamma" in expert.note() and "denoised" in expert.note()
+    assert out.shape == dark.shape and noise_std(out) < 0.5 * noise_std(curve)
+    bright = (0.5 + 0.5 * natural_image(64, 64)).astype(np.float32)
+    assert expert(bright) is bright and "not dark enough" in expert.note()

@@ -94,7 +94,7 @@ POLICY: tuple[FamilyPolicy, ...] = (
     FamilyPolicy("raindrop", "general"),
     FamilyPolicy("snow", "dehaze", tonal=True),
     FamilyPolicy("haze", "dehaze", tonal=True),
-    FamilyPolicy("low_light", "general", tonal=True, reveals=frozenset({"noise"})),
+    FamilyPolicy("low_light", "brighten", tonal=True, reveals=frozenset({"noise"})),
 )
 BY_FAMILY: dict[str, FamilyPolicy] = {p.family: p for p in POLICY}
 ORDER: tuple[str, ...] = tuple(p.family for p in POLICY)
