@@ -19,7 +19,6 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -27,21 +26,6 @@ import heldout_restore as H  # noqa: E402
 
 SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 LIBRARY = "low_light(exposure=0.1,gamma=1.2,photons=500,read_noise=0.002)"
-
-
-def gamma_to(img: np.ndarray, target: float = 0.4) -> np.ndarray:
-    """The gamma curve that takes the mean luma of ``img`` to ``target``."""
-    luma = float(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).mean())
-    g = np.log(target) / np.log(min(max(luma, 1e-3), 0.99))
-    return np.power(np.clip(img, 0, 1), g).astype(np.float32)
-
-
-def immerkaer(img: np.ndarray) -> float:
-    """Immerkaer's (1996) noise std estimate of the luma, 0-255 scale."""
-    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float64)
-    k = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64)
-    c = cv2.filter2D(gray, -1, k)[1:-1, 1:-1]
-    return float(np.sqrt(np.pi / 2) * np.abs(c).mean() / 6) * 255
 
 
 def darken_here(gt8: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -52,7 +36,9 @@ def darken_here(gt8: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def main() -> None:
+    from gir.bench.classical import CLASSICAL
     from gir.degradations.recipe import Recipe
+    from gir.restore.classical import noise_std
     from gir.metrics import psnr
     from gir.restore.engine import Restorer
     from gir.restore.pipeline import Pipeline
@@ -62,9 +48,12 @@ def main() -> None:
     pipe = Pipeline(ensemble=1)
     general = Restorer("gir-wunet-cpu", impulse_repair=False, ensemble=1)
 
+    def gamma_to(img):  # the suite's classical low-light method: the mean luma to 0.4
+        return CLASSICAL["low_light"][1](img, {})
+
     def gamma_denoised(img):
         b = gamma_to(img)
-        s = immerkaer(b)
+        s = noise_std(b)  # Immerkaer's estimate
         return prior(b, s) if s > 1.0 else b
 
     methods = {"pipeline": lambda x: pipe.run(x).image, "general network": general, "gamma (classical)": gamma_to,

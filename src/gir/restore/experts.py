@@ -47,7 +47,6 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from gir.errors import GirError
 from gir.models.shipped import is_shipped
 from gir.restore.policy import families_of
 
@@ -150,18 +149,14 @@ class DenoiserExpert(NetworkExpert):
 
 
 @dataclass
-class DeblurExpert(Expert):
-    """Plug-and-play deblurring (:func:`gir.restore.pnp.solve`): the blur kernel estimated from the image
-    (:func:`gir.analysis.kernel.estimate_kernel`; or ``kernel``, given), the denoiser as the prior. A photo
-    whose kernel estimate finds no blur comes back unchanged. ``noise.sigma`` in the step's strengths is the
-    observation's noise level (a photo denoised by an earlier step has little left)."""
+class PriorExpert(Expert):
+    """An expert that calls the noise-level-conditioned denoiser (``model``) as a function
+    ``prior(image, sigma_255)`` (:func:`gir.restore.pnp.denoiser_prior`, made on first use with the
+    ``device`` and ``tile`` of ``options``)."""
 
     model: object = "gir-denoiser"
-    kernel: object = None
     options: dict = field(default_factory=dict)
     _prior: object = field(default=None, init=False, repr=False)
-    _operator: object = field(default=None, init=False, repr=False)
-    _note: str = field(default="", init=False, repr=False)
 
     @property
     def prior(self):
@@ -171,6 +166,18 @@ class DeblurExpert(Expert):
             opts = {k: v for k, v in self.options.items() if k in ("device", "tile")}
             self._prior = denoiser_prior(self.model, **opts)
         return self._prior
+
+
+@dataclass
+class DeblurExpert(PriorExpert):
+    """Plug-and-play deblurring (:func:`gir.restore.pnp.solve`): the blur kernel estimated from the image
+    (:func:`gir.analysis.kernel.estimate_kernel`; or ``kernel``, given), the denoiser as the prior. A photo
+    whose kernel estimate finds no blur comes back unchanged. ``noise.sigma`` in the step's strengths is the
+    observation's noise level (a photo denoised by an earlier step has little left)."""
+
+    kernel: object = None
+    _operator: object = field(default=None, init=False, repr=False)
+    _note: str = field(default="", init=False, repr=False)
 
     def _kernel(self, rgb: Image, sigma: float):
         if self.kernel is not None:
@@ -243,15 +250,12 @@ class InpaintExpert(Expert):
 
 
 @dataclass
-class BrightenExpert(Expert):
+class BrightenExpert(PriorExpert):
     """Low light: :func:`gir.restore.classical.brighten` (a gamma curve to a mean luma of 0.4, only for a photo
     darker than :data:`gir.restore.classical.DARK_MAX` on average; never darkens),
     then the denoiser (``model``) told the noise that :func:`gir.restore.classical.noise_std` reads after the
     curve (the curve amplifies the shadows' noise), where that is above 1/255."""
 
-    model: object = "gir-denoiser"
-    options: dict = field(default_factory=dict)
-    _prior: object = field(default=None, init=False, repr=False)
     _note: str = field(default="", init=False, repr=False)
 
     def __call__(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
@@ -263,13 +267,8 @@ class BrightenExpert(Expert):
             self._note = "not dark enough to brighten (gir.restore.classical.DARK_MAX): left as it is"
             return rgb
         sigma = noise_std(out)
-        if self._prior is None:
-            from gir.restore.pnp import denoiser_prior
-
-            opts = {k: v for k, v in self.options.items() if k in ("device", "tile")}
-            self._prior = denoiser_prior(self.model, **opts)
         self._note = f"gamma {g:.2f}, then denoised told sigma {sigma:.1f}" if sigma > 1.0 else f"gamma {g:.2f}"
-        return np.clip(self._prior(out, sigma), 0.0, 1.0).astype(np.float32) if sigma > 1.0 else out
+        return np.clip(self.prior(out, sigma), 0.0, 1.0).astype(np.float32) if sigma > 1.0 else out
 
     def note(self) -> str:
         return self._note
