@@ -75,6 +75,10 @@ def test_dehaze_runs_only_where_the_dark_channel_shows_a_veil_on_a_colour_photo(
     assert dehaze(colour) is colour
     grey = np.repeat(colour.mean(axis=2, keepdims=True), 3, axis=2)
     assert veil_evidence(grey)[1] < 0.03 and dehaze(grey) is grey
+    # noise drawn per channel is not colour: a noisy grey photo (grey brick through a camera read as snow) stays
+    noisy = np.clip(grey + 0.4 + rng.normal(0, 0.05, grey.shape), 0, 1).astype(np.float32)
+    assert (noisy.max(axis=2) - noisy.min(axis=2)).mean() > 0.08  # at full size the channels spread
+    assert veil_evidence(noisy)[1] < 0.03 and dehaze(noisy) is noisy
     hazy = quantize(Recipe.from_text("haze(A=0.9,beta=1.5)").apply(colour, seed=1))
     out = dehaze(hazy)
     assert out is not hazy and psnr(out, colour) > psnr(hazy, colour) + 1

@@ -119,7 +119,7 @@ def test_health_says_ok_with_limits_and_supported_options(client):
     body = r.json()
     assert body["status"] == "ok" and body["workers"] == 1 and body["queue_limit"] == 4
     assert body["limits"] == {"max_upload_bytes": 64 << 10, "max_pixels": 100_000}
-    assert body["options"]["scale"] == [1, 2, 3, 4] and body["options"]["mode"] == ["fidelity"]
+    assert body["options"]["scale"] == [1, 2, 3, 4] and body["options"]["mode"] == ["fidelity", "perceptual"]
     assert "noise" in body["options"]["families"]
 
 
@@ -167,7 +167,7 @@ def test_a_scale_2_job_passes_the_scale_to_restore(client, data):
     assert r.status_code == 202, r.text
     state = wait_for(client, r.json()["id"])
     assert state["status"] == "done" and state["options"]["scale"] == 2
-    assert state["report"]["options"] == {"only": "noise", "skip": None, "scale": 2}  # restore_files(scale=2)
+    assert state["report"]["options"] == {"only": "noise", "skip": None, "scale": 2, "mode": "fidelity"}  # restore_files(scale=2)
 
 
 def test_job_runs_and_its_result_report_and_progress_are_served(client, data):
@@ -180,7 +180,8 @@ def test_job_runs_and_its_result_report_and_progress_are_served(client, data):
     assert state["name"] == "holiday photo.png"  # the last path component only
     assert state["options"] == {"scale": 1, "mode": "fidelity", "only": "noise", "skip": None}
     assert state["report"]["output"] == state["result"] == f"/v1/jobs/{body['id']}/result"
-    assert state["report"]["options"] == {"only": "noise", "skip": None, "scale": 1}  # what the worker was given
+    assert state["report"]["options"] == {"only": "noise", "skip": None, "scale": 1,
+                                          "mode": "fidelity"}  # what the worker was given
     assert state["explanation"] == "copied" and state["download_name"] == "holiday photo_restored.png"
     result = client.get(state["result"])
     assert result.status_code == 200 and result.headers["content-type"] == "image/png"
@@ -354,7 +355,7 @@ def test_requests_without_a_proper_file_are_refused(client, data):
 @pytest.mark.parametrize("fields, words", [
     ({"scale": "7"}, ("scale 7", "not supported", "supported: 1, 2, 3, 4")),
     ({"scale": "two"}, ("scale must be a number",)),
-    ({"mode": "perceptual"}, ("mode perceptual", "not supported", "fidelity")),
+    ({"mode": "dreamy"}, ("mode dreamy", "not supported", "fidelity, perceptual")),
     ({"only": "noise,sparkle"}, ("only", "sparkle", "known:")),
     ({"skip": "glare"}, ("skip", "glare")),
     ({"sharpness": "11"}, ("unknown option 'sharpness'",)),
@@ -366,7 +367,7 @@ def test_unsupported_options_are_422_with_the_reason(client, data, fields, words
 def test_options_are_checked_in_one_place():
     assert parse_options({"scale": "1", "mode": "FIDELITY", "only": " noise,jpeg ", "skip": ""}).to_dict() == {
         "scale": 1, "mode": "fidelity", "only": "noise,jpeg", "skip": None}
-    assert parse_options({}).restore_kwargs() == {"only": None, "skip": None, "scale": 1}
+    assert parse_options({}).restore_kwargs() == {"only": None, "skip": None, "scale": 1, "mode": "fidelity"}
     assert parse_options({"scale": "4.0"}).scale == 4
     with pytest.raises(OptionError, match="scale 5 is not supported"):
         parse_options({"scale": "5"})

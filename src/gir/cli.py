@@ -152,7 +152,8 @@ def cmd_restore(args) -> int:
                            progress=not args.quiet, log=None if args.quiet else _stderr_line,
                            impulse_repair=args.impulse_repair, only=args.only, skip=args.skip,
                            explain=args.explain, write_json=args.json, ensemble=args.ensemble,
-                           conditions=parse_values(args.condition), kernel=args.kernel, scale=args.scale)
+                           conditions=parse_values(args.condition), kernel=args.kernel, scale=args.scale,
+                           mode=args.mode)
     print(report.summary("restored"), file=sys.stderr if report.failures else sys.stdout)
     return report.exit_code
 
@@ -255,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scale", default="1", metavar="S",
                    help="upscale by 2, 3 or 4 after restoring (the output is S times the input's width and "
                         "height; super-resolution network gir-upscale, checked against the input); default 1")
+    r.add_argument("--mode", default="fidelity", choices=("fidelity", "perceptual"),
+                   help="fidelity (default): the result closest to the truth on average; perceptual: where an "
+                        "expert has an adversarially trained twin (the denoiser), keep its detail wherever the "
+                        "artifact map trusts it (never on text, lines or flat areas; with --explain/--json the "
+                        "map is written beside the output as <output>.trust.png)")
     r.add_argument("--format", help="write this format (png, jpg, tif, webp) instead of the input's")
     r.add_argument("--quality", type=int, default=95, help="JPEG / WebP quality 1-100 (default 95)")
     r.add_argument("--impulse-repair", action=argparse.BooleanOptionalAction, default=True,

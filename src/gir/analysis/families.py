@@ -47,8 +47,11 @@ OP_FAMILY: dict[str, str | None] = {
     "salt_pepper": "impulse",
     "raindrop": "raindrop", "demosaic": "demosaic",
     "realesrgan": None,  # a composite of several families: not an analyzer training op
+    "camera_noise": "noise", "underexposure": "low_light", "scratches": "damage",
+    "monochrome": "",  # a grey or sepia print: no family, the photo stays clean
 }
-"""Op name -> family. None: the op has no single family and analyzer training leaves it out."""
+"""Op name -> family. None: the op has no single family and analyzer training leaves it out. "": the op is
+no degradation (the sample stays clean) and random chains leave it out."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def _blur_width(op: str, p: dict[str, Any]) -> float:
 
 
 def _noise_sigma(op: str, p: dict[str, Any]) -> float:
-    if op == "noise":
+    if op in ("noise", "camera_noise"):
         return float(p["sigma"])
     return 255.0 * math.sqrt(0.5 / p["peak"])  # poisson_noise at mid grey
 
@@ -136,6 +139,9 @@ def recipe_targets(recipe) -> Targets:
     ops = []
     for step in recipe.steps:
         family = OP_FAMILY.get(step.op, "?")
+        if family == "":
+            ops.append(step.op)
+            continue
         if family is None or family == "?":
             raise ValueError(f"op {step.op!r} has no analyzer family" + (" (a composite)" if family is None else ""))
         fam[FAMILIES.index(family)] = 1.0
@@ -146,7 +152,7 @@ def recipe_targets(recipe) -> Targets:
     for i, s in enumerate(STRENGTHS):
         if s.family in values:
             strengths[i] = _COMBINE[s.family](values[s.family])
-    return Targets(fam, float(not recipe.steps), strengths, tuple(ops))
+    return Targets(fam, float(not fam.any()), strengths, tuple(ops))
 
 
 def encode_strengths(values: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from gir.degradations.base import OPS, OpSpec, Param, register_op
 # Importing the op modules registers the ops (order here is the order `gir degrade --list` shows).
 from gir.degradations import ops_gir as _ops_gir  # noqa: F401  (GIR's ten, paper 000)
 from gir.degradations import ops_extra as _ops_extra  # noqa: F401  (papers 001-004)
+from gir.degradations import ops_real as _ops_real  # noqa: F401  (real captures, issue 32)
 from gir.degradations.recipe import Recipe, Step
 from gir.degradations.sampler import sample_recipe
 

@@ -17,8 +17,12 @@ from gir.degradations.recipe import Recipe, Step
 
 
 def default_pool() -> list[str]:
-    """Every registered op, in registration order."""
-    return OPS.names()
+    """Every registered op, in registration order, except the realistic captures of
+    :mod:`gir.degradations.ops_real` (added later: a config names them in its pool, so that the chains of
+    configs written before them stay the same)."""
+    from gir.degradations.ops_real import REAL
+
+    return [n for n in OPS.names() if OPS.get(n).source != REAL]
 
 
 def parse_order(order: str | int | tuple[int, int]) -> tuple[int, int]:

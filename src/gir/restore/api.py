@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from gir.errors import GirError
 from gir.restore.engine import DEFAULT_OVERLAP, Restorer
 from gir.restore.ensemble import parse_ensemble
 from gir.restore.loading import _PIPELINES
@@ -19,7 +20,7 @@ from gir.restore.pipeline import Pipeline
 
 def restore(image, model=None, *, device="auto", tile="auto", overlap: int = DEFAULT_OVERLAP,
             half: bool | None = None, impulse_repair: bool = True, progress: bool | str = False,
-            ensemble: int | str = "auto", scale: int = 1) -> np.ndarray:
+            ensemble: int | str = "auto", scale: int = 1, mode: str = "fidelity") -> np.ndarray:
     """Restore one image: float32 HxWx3 in [0, 1] in, the same shape and dtype out (``scale`` times the
     width and height with ``scale`` 2, 3 or 4: restored, then enlarged by :mod:`gir.restore.upscale`).
 
@@ -29,6 +30,7 @@ def restore(image, model=None, *, device="auto", tile="auto", overlap: int = DEF
     whole image (cached), e.g. ``model="gir-wunet-cpu"`` for milestone 1's blind network.
     device, tile, overlap, half, ensemble: as for :class:`Restorer` (``ensemble`` "auto", as `gir restore`).
     impulse_repair: False leaves salt-and-pepper samples alone (the pipeline skips its impulse expert).
+    mode: the pipeline's ``fidelity`` (default) or ``perceptual`` (:class:`Pipeline`); not for ``model``.
 
     Arrays and PIL images as people have them come back as they went in (:func:`as_input`): uint8 / uint16
     arrays (0-255 / 0-65535), H x W grayscale and H x W x 4 (the alpha kept as it was), PIL images of mode RGB,
@@ -40,8 +42,10 @@ def restore(image, model=None, *, device="auto", tile="auto", overlap: int = DEF
     rgb, back = as_input(image)
     if model is None:
         out = _default_pipeline(str(device), str(tile), int(overlap), half, bool(impulse_repair), ensemble,
-                                scale)(rgb, progress=progress)
+                                scale, mode)(rgb, progress=progress)
     else:
+        if mode != "fidelity":
+            raise GirError("mode chooses the default pipeline's experts; it does not apply to a single model")
         out = Restorer(model, device=device, tile=tile, overlap=overlap, half=half,
                        impulse_repair=impulse_repair, ensemble=ensemble, scale=scale)(rgb, progress=progress)
     return back(out)
@@ -96,10 +100,11 @@ def as_input(image) -> tuple[object, Callable[[np.ndarray], object]]:
 
 
 def _default_pipeline(device: str, tile: str, overlap: int, half, impulse_repair: bool, ensemble="auto",
-                      scale: int = 1):
+                      scale: int = 1, mode: str = "fidelity"):
     """The default :class:`~gir.restore.pipeline.Pipeline` for these settings, built once."""
-    key = (device, tile, overlap, half, impulse_repair, ensemble, scale)
+    key = (device, tile, overlap, half, impulse_repair, ensemble, scale, mode)
     if key not in _PIPELINES:
         _PIPELINES[key] = Pipeline(device=device, tile=tile, overlap=overlap, half=half,
-                                   skip=None if impulse_repair else ["impulse"], ensemble=ensemble, scale=scale)
+                                   skip=None if impulse_repair else ["impulse"], ensemble=ensemble, scale=scale,
+                                   mode=mode)
     return _PIPELINES[key]

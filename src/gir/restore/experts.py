@@ -93,6 +93,13 @@ class Expert:
         """One line about the last run for ``--explain`` (e.g. the kernel a deblurring expert estimated)."""
         return ""
 
+    def perceptual(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
+                   ) -> Image | None:
+        """The result of the expert's perceptual twin (a network fine-tuned adversarially) on ``rgb``, for
+        ``--mode perceptual`` (:mod:`gir.restore.fusion` joins it with the fidelity result); None for an expert
+        without one."""
+        return None
+
 
 @dataclass
 class ClassicalExpert(Expert):
@@ -138,6 +145,9 @@ class DenoiserExpert(NetworkExpert):
     that std, clipped to 8 bits: :meth:`observe` gives E[clip(restored + n)], so verification compares the
     input with what clipped noise would have made of the output, not with the output itself."""
 
+    twin: object = None  # the perceptual twin's weights (``gir-denoiser-gan``), for --mode perceptual
+    _twin: object = field(default=None, init=False, repr=False)
+
     def __call__(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
                  ) -> Image:
         return self.restorer(rgb, progress=progress, conditions={"noise.sigma": _sigma(strengths)})
@@ -146,6 +156,16 @@ class DenoiserExpert(NetworkExpert):
         from gir.restore.operators import expected_clipped
 
         return expected_clipped(restored, _sigma(strengths))
+
+    def perceptual(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
+                   ) -> Image | None:
+        if self.twin is None:
+            return None
+        if self._twin is None:
+            from gir.restore.engine import Restorer
+
+            self._twin = Restorer(self.twin, impulse_repair=False, **self.options)
+        return self._twin(rgb, progress=progress, conditions={"noise.sigma": _sigma(strengths)})
 
 
 @dataclass
@@ -287,7 +307,7 @@ def _dehaze(rgb: Image) -> Image:
 
 
 # (name, kind, weights or function, about); the families each restores are its rows of the policy table
-# (gir.restore.policy: ``expert``).
+# (gir.restore.policy: ``expert``). TWINS: an expert's perceptual twin (--mode perceptual), where one ships.
 SHIPPED: tuple[tuple[str, str, object, str], ...] = (
     ("impulse", "classical", _impulse, "switching median: replaces isolated 0/1 samples only"),
     ("jpeg", "network", "gir-expert-jpeg",
@@ -309,6 +329,9 @@ SHIPPED: tuple[tuple[str, str, object, str], ...] = (
 )
 
 
+TWINS: dict[str, str] = {"denoise": "gir-denoiser-gan"}
+
+
 def shipped_experts(options: Mapping | None = None, *, use: Sequence[str] | None = None) -> dict[str, Expert]:
     """The shipped experts whose weights are installed, by name (in :data:`SHIPPED` order). ``options``:
     Restorer keyword arguments for the network experts. ``use``: only these names."""
@@ -323,6 +346,8 @@ def shipped_experts(options: Mapping | None = None, *, use: Sequence[str] | None
             cls = {"network": NetworkExpert, "denoiser": DenoiserExpert, "pnp": DeblurExpert,
                    "inpaint": InpaintExpert, "brighten": BrightenExpert}[kind]
             experts[name] = cls(name, families, kind, f"{about} ({what})", model=what, options=dict(options or {}))
+            if name in TWINS and is_shipped(TWINS[name]):
+                experts[name].twin = TWINS[name]
     return experts
 
 

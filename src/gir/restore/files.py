@@ -96,7 +96,8 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
                   half: bool | None = None, fmt: str | None = None, quality: int = 95, progress: bool = True,
                   log: Callable[[str], None] | None = None, impulse_repair: bool = True, only=None, skip=None,
                   explain: bool = False, write_json: bool = False, ensemble: int | str = "auto",
-                  conditions: dict | None = None, kernel=None, scale: int = 1) -> BatchReport:
+                  conditions: dict | None = None, kernel=None, scale: int = 1, mode: str = "fidelity"
+                  ) -> BatchReport:
     """Restore image files (``gir restore``); see :func:`plan_restore` for where the results go.
 
     model None: the default pipeline (:class:`gir.restore.pipeline.Pipeline`: analyze, plan, experts,
@@ -110,7 +111,9 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
     the deblurring are told that noise level), and ``kernel`` (a 2-D array or a ``.npy`` / image file) is the
     blur kernel that its deblurring uses instead of estimating one. ``scale`` (1-4): outputs that many times
     the input's width and height (:mod:`gir.restore.upscale`; with ``model``, that network must upscale);
-    an output over the pixel limit is refused before any work.
+    an output over the pixel limit is refused before any work. ``mode`` "perceptual": the pipeline's experts
+    that have a perceptual twin keep its detail where :mod:`gir.restore.fusion` trusts it; with ``explain`` or
+    ``write_json`` the trust map is written beside the output as ``<output name>.trust.png``.
 
     Each output keeps its input's alpha, grayscale, bit depth and ICC profile (upright pixels, as read);
     unreadable inputs are recorded in the returned report and skipped. Models load once, before any file is
@@ -122,12 +125,15 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
         raise GirError("--only and --skip choose the default pipeline's experts; they do not apply to --model")
     if model is not None and kernel is not None:
         raise GirError("--kernel is for the default pipeline's deblurring; it does not apply to --model")
+    if model is not None and mode != "fidelity":
+        raise GirError("--mode chooses the default pipeline's experts; it does not apply to --model")
     from gir.restore.upscale import parse_scale
 
     scale = parse_scale(scale)
     plan, problems, folder = plan_restore(items, output, fmt)
     runner = _runner(model, device=device, tile=tile, overlap=overlap, half=half, impulse_repair=impulse_repair,
-                     only=only, skip=skip, ensemble=ensemble, conditions=conditions, kernel=kernel, scale=scale)
+                     only=only, skip=skip, ensemble=ensemble, conditions=conditions, kernel=kernel, scale=scale,
+                     **({"mode": mode} if model is None else {}))
     if log is not None:
         log(runner.describe())
     report = BatchReport(failures=list(problems))
@@ -136,7 +142,7 @@ def restore_files(items: list[str], output, *, model=None, device="auto", tile="
     for src, (dst, write_fmt) in plan.items():
         try:
             t0 = time.perf_counter()
-            note, (w, h) = runner.restore_file(src, dst, write_fmt, quality, progress, write_json)
+            note, (w, h) = runner.restore_file(src, dst, write_fmt, quality, progress, write_json, explain)
             report.done += 1
             if log is not None:
                 log(runner.explanation if explain and runner.explanation else
@@ -175,8 +181,8 @@ class _NetworkFiles:
     def describe(self) -> str:
         return self.restorer.describe()
 
-    def restore_file(self, src: Path, dst: Path, write_fmt, quality: int, progress: bool, write_json: bool
-                     ) -> tuple[str, tuple[int, int]]:
+    def restore_file(self, src: Path, dst: Path, write_fmt, quality: int, progress: bool, write_json: bool,
+                     explain: bool = False) -> tuple[str, tuple[int, int]]:
         """Restore ``src`` into ``dst``; -> (a note for the log line, (width, height))."""
         from gir.io import read_image, save_like
 
@@ -192,11 +198,23 @@ class _NetworkFiles:
         return (", salt-and-pepper samples repaired first" if repaired else ""), (out.shape[1], out.shape[0])
 
 
+def _write_trust(dst: Path, trust) -> Path:
+    """--mode perceptual: the trust map as a small PNG beside the output (``<output name>.trust.png``)."""
+    from PIL import Image as PILImage
+
+    from gir.restore.fusion import trust_thumbnail
+
+    path = Path(f"{dst}.trust.png")
+    with atomic_path(path) as tmp:
+        PILImage.fromarray(trust_thumbnail(trust)).save(tmp, format="PNG")
+    return path
+
+
 class _PipelineFiles:
     """The default pipeline on every file."""
 
     def __init__(self, *, device, tile, overlap, half, impulse_repair, only=None, skip=None, ensemble="auto",
-                 conditions=None, kernel=None, scale: int = 1):
+                 conditions=None, kernel=None, scale: int = 1, mode: str = "fidelity"):
         from gir.analysis.kernel import read_kernel
         from gir.restore.pipeline import Pipeline, check_conditions
 
@@ -207,7 +225,7 @@ class _PipelineFiles:
             skip = (skip or frozenset()) | {"impulse"}
         try:
             self.pipeline = Pipeline(device=device, tile=tile, overlap=overlap, half=half, only=only, skip=skip,
-                                     ensemble=ensemble, conditions=conditions, kernel=kernel, scale=scale)
+                                     ensemble=ensemble, conditions=conditions, kernel=kernel, scale=scale, mode=mode)
         except GirError as e:
             raise GirError(f"{e}; the default pipeline needs it (--model NAME|PATH runs one network instead)") from None
         self.explanation = ""
@@ -216,8 +234,8 @@ class _PipelineFiles:
         experts = ", ".join(f"{n} ({'/'.join(e.families)})" for n, e in self.pipeline.experts.items())
         return f"default pipeline: analyze -> plan -> experts -> verify; experts: {experts}"
 
-    def restore_file(self, src: Path, dst: Path, write_fmt, quality: int, progress: bool, write_json: bool
-                     ) -> tuple[str, tuple[int, int]]:
+    def restore_file(self, src: Path, dst: Path, write_fmt, quality: int, progress: bool, write_json: bool,
+                     explain: bool = False) -> tuple[str, tuple[int, int]]:
         """Restore ``src`` into ``dst``; -> (a note for the log line, (width, height))."""
         from gir.analysis.jpeg_tables import read_jpeg_tables
         from gir.io import read_image, save_like
@@ -234,9 +252,12 @@ class _PipelineFiles:
                 shutil.copyfile(src, tmp)
         else:
             save_like(dst, outcome.image, img, format=write_fmt, quality=quality)
+        extra = {}
+        if outcome.trust is not None and (write_json or explain):
+            extra["trust_map"] = str(_write_trust(dst, outcome.trust))
         if write_json:
-            atomic_write(Path(f"{dst}.json"), json.dumps({**outcome.to_dict(), "output": str(dst)}, indent=2))
-        self.explanation = f"{outcome.explain()}\n  -> {dst}"
+            atomic_write(Path(f"{dst}.json"), json.dumps({**outcome.to_dict(), "output": str(dst), **extra}, indent=2))
+        self.explanation = f"{outcome.explain()}\n  -> {dst}" + (f" (trust map {extra['trust_map']})" if extra else "")
         kept = [r.step.expert for r in outcome.records if r.check.kept]
         undone = [r.step.expert for r in outcome.records if not r.check.kept]
         parts = [f"ran: {', '.join(kept) or 'nothing'}"]

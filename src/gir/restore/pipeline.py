@@ -42,6 +42,7 @@ class StepRecord:
     change_db: float
     passes: int = 1
     note: str = ""  # what the expert reported about its run (e.g. the blur kernel it estimated)
+    trust: np.ndarray | None = None  # --mode perceptual: where the twin's detail was kept (gir.restore.fusion)
 
     def to_dict(self) -> dict:
         out = {"expert": self.step.expert, "families": list(self.step.families), **self.check.to_dict(),
@@ -49,6 +50,8 @@ class StepRecord:
                "change_psnr": None if not np.isfinite(self.change_db) else round(self.change_db, 2)}
         if self.note:
             out["note"] = self.note
+        if self.trust is not None:
+            out["perceptual_trust"] = round(float(self.trust.mean()), 4)
         return out
 
 
@@ -68,6 +71,13 @@ class Outcome:
     @property
     def changed(self) -> bool:
         return any(r.check.kept for r in self.records) or self.upscale is not None
+
+    @property
+    def trust(self) -> np.ndarray | None:
+        """--mode perceptual: the trust map of the kept steps that fused a perceptual result (their minimum;
+        1 = the perceptual pixel), or None when no such step was kept."""
+        maps = [r.trust for r in self.records if r.check.kept and r.trust is not None]
+        return np.minimum.reduce(maps) if maps else None
 
     def to_dict(self) -> dict:
         out = {"file": self.diagnosis.file, "diagnosis": self.diagnosis.to_dict(), "plan": self.plan.to_dict(),
@@ -93,7 +103,8 @@ class Outcome:
             change = ("" if not np.isfinite(r.change_db)
                       else f", output {r.change_db:.1f} dB PSNR from its input")
             passes = f", {r.passes} passes" if r.passes > 1 else ""
-            extra = "; ".join(x for x in (r.note, r.check.describe_residual()) if x)
+            trust = (f"perceptual detail kept on {r.trust.mean():.0%} of the pixels" if r.trust is not None else "")
+            extra = "; ".join(x for x in (r.note, trust, r.check.describe_residual()) if x)
             extra = f" [{extra}]" if extra else ""
             lines.append(f"  {r.step.expert}: {verdict}: {r.check.why}{extra} ({r.seconds:.2f} s{passes}{change})")
         for family, why in self.left_later.items():
@@ -113,6 +124,7 @@ DENOISED_RESIDUAL = 0.35
 # 28.09 to 27.14 dB (the deblurring then does almost nothing), so 1.
 CHANGE_RESIDUAL = 1.0
 SIGMA_RANGE = (0.0, 75.0)
+MODES = ("fidelity", "perceptual")
 
 
 def left_behind(step: Step, before: np.ndarray, after: np.ndarray, earlier: float = 0.0) -> float:
@@ -163,6 +175,9 @@ class Pipeline:
     threshold: the analyzer's detection threshold. verify: False keeps every step (for experiments only).
     conditions: values that override what the analysis measured (``{"noise.sigma": 25}``, ``--condition``).
     kernel: a blur kernel for the deblurring expert instead of its estimate (``--kernel``).
+    mode: ``fidelity`` (default) or ``perceptual``: an expert with a perceptual twin (the denoiser) also runs
+        the twin and keeps its detail where :func:`gir.restore.fusion.fuse` trusts it; the fused step is verified
+        like any other, and where it is undone the fidelity result is verified in its place.
     scale: enlarge the restored photo by 2, 3 or 4 at the end (:mod:`gir.restore.upscale`); upscaler: the
         SR network for it (None: the shipped ``gir-upscale``; ``"bicubic"``).
     """
@@ -170,7 +185,8 @@ class Pipeline:
     def __init__(self, *, analyzer=None, experts: Mapping[str, Expert] | None = None, device="auto",
                  tile="auto", overlap: int = 32, half: bool | None = None, only=None, skip=None,
                  threshold: float = THRESHOLD, verify: bool = True, ensemble: int | str = "auto",
-                 conditions: Mapping[str, float] | None = None, kernel=None, scale: int = 1, upscaler=None):
+                 conditions: Mapping[str, float] | None = None, kernel=None, scale: int = 1, upscaler=None,
+                 mode: str = "fidelity"):
         from gir.restore.loading import pick_device
         from gir.restore.upscale import Upscaler
 
@@ -190,6 +206,9 @@ class Pipeline:
         self.threshold = float(threshold)
         self.verify = bool(verify)
         self.conditions = check_conditions(conditions)
+        if mode not in MODES:
+            raise GirError(f"--mode {mode}: expected one of {', '.join(MODES)}")
+        self.mode = mode
         self.upscaler = Upscaler(scale, upscaler, device=self.device, tile=tile, half=half)
 
     @property
@@ -239,17 +258,20 @@ class Pipeline:
             strengths = {**left, **step.strengths, **self.conditions}  # --condition overrides the analysis
             if strengths != step.strengths:
                 step = replace(step, strengths=strengths)
-            out = expert(current, progress=progress, strengths=step.strengths)
-            after = self._reanalyze(out, file, step, seen)
-            if self.verify:
-                check = verify(step.families, seen, after, current, out, later=_later(step.families),
-                               threshold=self.threshold, observed=expert.observe(out, step.strengths),
-                               noise=expert.noise_level(step.strengths))
-            else:
-                check = Check(True, "not verified (verify=False)")
+            fidelity = expert(current, progress=progress, strengths=step.strengths)
+            fused = self._perceptual(expert, current, fidelity, step, progress)
+            trust, note = None, expert.note()
+            for out in ([fused.image, fidelity] if fused is not None else [fidelity]):
+                after = self._reanalyze(out, file, step, seen)
+                check = self._check(step, expert, seen, after, current, out)
+                trust = fused.trust if out is not fidelity else None
+                if check.kept or out is fidelity:
+                    break
+                note = "; ".join(x for x in (note, f"perceptual detail undone ({check.why}), the fidelity result "
+                                                   "verified instead") if x)
             passes = self.experts[step.expert].passes(*current.shape[:2])
             outcome.records.append(StepRecord(step, check, time.perf_counter() - t1, psnr(out, current), passes,
-                                              expert.note()))
+                                              note, trust))
             if check.kept:
                 current, seen, planned_from = out, after, after
                 left["noise.sigma"] = round(left_behind(step, current_before, out, left.get("noise.sigma", 0.0)), 3)
@@ -263,6 +285,27 @@ class Pipeline:
             steps = [s for s in rest.steps if s.expert not in ran]
             outcome.left_later.update((f, why) for f, why in rest.skipped.items() if f not in plan.skipped)
         return current
+
+    def _check(self, step: Step, expert: Expert, seen: Diagnosis, after: Diagnosis, before: np.ndarray,
+               out: np.ndarray) -> Check:
+        """Verify one step's output (:func:`gir.restore.verify.verify`), unless ``verify`` is off."""
+        if not self.verify:
+            return Check(True, "not verified (verify=False)")
+        return verify(step.families, seen, after, before, out, later=_later(step.families),
+                      threshold=self.threshold, observed=expert.observe(out, step.strengths),
+                      noise=expert.noise_level(step.strengths))
+
+    def _perceptual(self, expert: Expert, before: np.ndarray, fidelity: np.ndarray, step: Step, progress):
+        """--mode perceptual: the expert's twin on ``before``, fused with the fidelity result
+        (:class:`gir.restore.fusion.Fusion`); None in fidelity mode or for an expert without a twin."""
+        if self.mode != "perceptual":
+            return None
+        twin = expert.perceptual(before, progress=progress, strengths=step.strengths)
+        if twin is None:
+            return None
+        from gir.restore.fusion import fuse
+
+        return fuse(fidelity, twin)
 
     def _reanalyze(self, out: np.ndarray, file, step: Step, seen: Diagnosis) -> Diagnosis:
         """The analysis of a step's output. The scratch detector reads every pixel (about as long as a

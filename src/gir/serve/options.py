@@ -1,8 +1,7 @@
 """The restore options a job may ask for, checked in ONE place against what the restore API supports today.
 
-``scale`` is ``gir restore --scale`` (1-4); ``mode`` is accepted as a form field but the restore API has only
-the fidelity mode so far: widen :data:`SUPPORTED` (and pass the value on in
-:meth:`RestoreOptions.restore_kwargs`) when it gains more. ``only`` / ``skip`` are ``gir restore``'s ``--only`` / ``--skip``, checked by the restore
+``scale`` is ``gir restore --scale`` (1-4); ``mode`` is ``gir restore --mode`` (fidelity or perceptual, the
+pipeline's :data:`gir.restore.pipeline.MODES`). ``only`` / ``skip`` are ``gir restore``'s ``--only`` / ``--skip``, checked by the restore
 plan's own parser so that the messages are the CLI's.
 """
 from __future__ import annotations
@@ -10,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from gir.restore.pipeline import MODES
+
 # Option -> the values the restore API supports today; the first is the default. Nothing else holds them.
-SUPPORTED: dict[str, tuple] = {"scale": (1, 2, 3, 4), "mode": ("fidelity",)}
+SUPPORTED: dict[str, tuple] = {"scale": (1, 2, 3, 4), "mode": MODES}
 FIELDS = ("scale", "mode", "only", "skip")
 
 
@@ -30,8 +31,8 @@ class RestoreOptions:
 
     def restore_kwargs(self) -> dict:
         """Keyword arguments for :func:`gir.restore.restore_files`: exactly what ``gir restore`` passes for
-        the same options (mode has no argument there yet: today it can only be the default)."""
-        return {"only": self.only, "skip": self.skip, "scale": self.scale}
+        the same options."""
+        return {"only": self.only, "skip": self.skip, "scale": self.scale, "mode": self.mode}
 
     def to_dict(self) -> dict:
         return {"scale": self.scale, "mode": self.mode, "only": self.only, "skip": self.skip}

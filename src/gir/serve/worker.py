@@ -57,6 +57,7 @@ def restore_job(folder: str, input_name: str, name: str, options: dict) -> dict:
     if isinstance(report.get("diagnosis"), dict):
         report["diagnosis"]["file"] = name
     report.pop("output", None)  # the job's own path; the server puts the result's address there
+    report.pop("trust_map", None)  # --mode perceptual's map: a file of the job's, not served
     return {"result": str(result), "report": report, "explanation": _explanation(lines, input_name, name)}
 
 
@@ -71,7 +72,8 @@ def analyze_job(folder: str, input_name: str, name: str) -> list:
 
 
 def _result_file(out: Path) -> Path:
-    images = sorted(p for p in out.iterdir() if p.suffix != ".json" and not p.name.startswith("."))
+    images = sorted(p for p in out.iterdir()
+                    if p.suffix != ".json" and not p.name.endswith(".trust.png") and not p.name.startswith("."))
     if len(images) != 1:
         raise JobError(f"the restore wrote {len(images)} images, expected one")
     return images[0]

@@ -32,3 +32,32 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+class UNetDiscriminator(nn.Module):
+    """A U-Net discriminator with spectral normalisation, Real-ESRGAN's kind: three stride-2 stages down
+    (``channels`` doubling), three up by bilinear x2 with skip additions, two more convolutions and a
+    1-channel head: one logit per pixel, so it judges both local texture and the larger structure around it.
+    Input sides must be multiples of 8."""
+
+    def __init__(self, in_ch: int = 3, channels: int = 32, spectral_norm: bool = True):
+        super().__init__()
+        norm = _sn if spectral_norm else (lambda m: m)
+        c = channels
+        self.head = nn.Conv2d(in_ch, c, 3, 1, 1)
+        self.down = nn.ModuleList([norm(nn.Conv2d(c * m, c * 2 * m, 4, 2, 1, bias=False)) for m in (1, 2, 4)])
+        self.up = nn.ModuleList([norm(nn.Conv2d(c * m, c * m // 2, 3, 1, 1, bias=False)) for m in (8, 4, 2)])
+        self.tail = nn.Sequential(norm(nn.Conv2d(c, c, 3, 1, 1, bias=False)), nn.LeakyReLU(0.2, True),
+                                  norm(nn.Conv2d(c, c, 3, 1, 1, bias=False)), nn.LeakyReLU(0.2, True),
+                                  nn.Conv2d(c, 1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        act = nn.functional.leaky_relu
+        skips = [act(self.head(x), 0.2)]
+        for conv in self.down:
+            skips.append(act(conv(skips[-1]), 0.2))
+        y = skips.pop()
+        for conv in self.up:
+            y = nn.functional.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)
+            y = act(conv(y), 0.2) + skips.pop()
+        return self.tail(y)

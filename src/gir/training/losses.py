@@ -2,7 +2,8 @@
 
 Each item is ``{type, weight, ...}``; the total is the weighted sum. ``l1``, ``mse``, ``charbonnier`` and
 ``psnr`` compare pixels. ``perceptual`` compares VGG features and needs a weights file (no weights ship
-with gir and nothing is downloaded). ``gan`` adds an adversarial term with a patch discriminator the engine
+with gir and nothing is downloaded); ``features`` compares the encoder features of a network the project
+trains and ships itself (the analyzer, by default), so it needs no download. ``gan`` adds an adversarial term with a patch discriminator the engine
 trains alongside (:mod:`gir.training.discriminator`). All take B x 3 x H x W tensors in [0, 1].
 """
 from __future__ import annotations
@@ -119,25 +120,74 @@ class PerceptualLoss(nn.Module):
         return sum(w * self.criterion(fp[k], ft[k]) for k, w in self.layer_weights.items())
 
 
+@LOSSES.register("features")
+class OwnFeatureLoss(nn.Module):
+    """Perceptual distance on the encoder levels of the project's own analyzer (a DCPT-style degradation
+    classifier, paper 004), as a VGG loss but with weights that ship with gir: mean absolute difference of
+    each level's features of prediction and target, divided by the mean magnitude of the target's, averaged
+    over ``levels`` (default: every level).
+
+    analyzer: a shipped analyzer's name (default ``gir-analyzer``) or a checkpoint path. The network is frozen
+    and kept out of the state dict (it is not trained and is re-read from ``analyzer``).
+    """
+
+    def __init__(self, analyzer: str = "gir-analyzer", levels: list[int] | None = None):
+        super().__init__()
+        from gir.analysis.analyze import resolve_analyzer
+        from gir.analysis.network import build_analyzer
+        from gir.models.checkpoint import load_state
+
+        try:
+            path = resolve_analyzer(analyzer)
+        except Exception as e:  # noqa: BLE001 - a config error names the loss
+            raise ConfigError(f"loss features.analyzer: {e}") from None
+        state, info = load_state(path, "params_ema")
+        net = build_analyzer(dict(info.get("model_cfg") or {}))
+        net.load_state_dict(state)
+        net.eval().requires_grad_(False)
+        self.path = str(path)
+        object.__setattr__(self, "_net", net)  # not a submodule: no parameters, no state dict entries
+        count = len(net.levels)
+        self.levels = list(range(count)) if levels is None else [int(i) for i in levels]
+        if not self.levels or any(not 0 <= i < count for i in self.levels):
+            raise ConfigError(f"loss features.levels: expected indices in 0..{count - 1}, got {levels!r}")
+
+    def _apply(self, fn, *args, **kwargs):  # move the frozen network with the loss (.to(device))
+        self._net._apply(fn, *args, **kwargs)
+        return super()._apply(fn, *args, **kwargs)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        fp = self._net.features(pred.float())
+        with torch.no_grad():
+            ft = self._net.features(target.float())
+        terms = [(fp[i] - ft[i]).abs().mean() / (ft[i].abs().mean() + 1e-6) for i in self.levels]
+        return sum(terms) / len(terms)
+
+
 @LOSSES.register("gan")
 class AdversarialLoss(nn.Module):
     """Generator side of a GAN term; owns the discriminator the engine updates after each generator step.
 
     kind: ``vanilla`` (binary cross-entropy on logits), ``lsgan`` (least squares) or ``hinge``.
-    channels / layers / spectral_norm: the :class:`~gir.training.discriminator.PatchDiscriminator`.
+    arch: ``patch`` (:class:`~gir.training.discriminator.PatchDiscriminator`, channels / layers /
+    spectral_norm) or ``unet`` (:class:`~gir.training.discriminator.UNetDiscriminator`, Real-ESRGAN's kind:
+    a logit per pixel; channels / spectral_norm).
     lr: the discriminator's learning rate (default: the generator's, following its schedule).
     """
 
     def __init__(self, kind: str = "vanilla", channels: int = 64, layers: int = 3, spectral_norm: bool = True,
-                 lr: float | None = None):
+                 lr: float | None = None, arch: str = "patch"):
         super().__init__()
-        from gir.training.discriminator import PatchDiscriminator
+        from gir.training.discriminator import PatchDiscriminator, UNetDiscriminator
 
         if kind not in ("vanilla", "lsgan", "hinge"):
             raise ConfigError(f"loss gan.kind: expected vanilla, lsgan or hinge, got {kind!r}")
+        if arch not in ("patch", "unet"):
+            raise ConfigError(f"loss gan.arch: expected patch or unet, got {arch!r}")
         self.kind = kind
         self.lr = None if lr is None else number(lr, "loss gan.lr")
-        self.discriminator = PatchDiscriminator(3, int(channels), int(layers), bool(spectral_norm))
+        self.discriminator = (PatchDiscriminator(3, int(channels), int(layers), bool(spectral_norm)) if arch == "patch"
+                              else UNetDiscriminator(3, int(channels), bool(spectral_norm)))
 
     def _against(self, logits: torch.Tensor, real: bool) -> torch.Tensor:
         if self.kind == "vanilla":
