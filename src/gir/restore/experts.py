@@ -125,10 +125,14 @@ class NetworkExpert(Expert):
     @property
     def restorer(self):
         if self._restorer is None:
-            from gir.restore.engine import Restorer
-
-            self._restorer = Restorer(self.model, impulse_repair=False, **self.options)
+            self._restorer = self._make_restorer(self.model)
         return self._restorer
+
+    def _make_restorer(self, model):
+        """A tiled :class:`~gir.restore.engine.Restorer` of ``model`` with this expert's ``options``."""
+        from gir.restore.engine import Restorer
+
+        return Restorer(model, impulse_repair=False, **self.options)
 
     def __call__(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
                  ) -> Image:
@@ -162,9 +166,7 @@ class DenoiserExpert(NetworkExpert):
         if self.twin is None:
             return None
         if self._twin is None:
-            from gir.restore.engine import Restorer
-
-            self._twin = Restorer(self.twin, impulse_repair=False, **self.options)
+            self._twin = self._make_restorer(self.twin)
         return self._twin(rgb, progress=progress, conditions={"noise.sigma": _sigma(strengths)})
 
 

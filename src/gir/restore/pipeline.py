@@ -260,11 +260,11 @@ class Pipeline:
                 step = replace(step, strengths=strengths)
             fidelity = expert(current, progress=progress, strengths=step.strengths)
             fused = self._perceptual(expert, current, fidelity, step, progress)
-            trust, note = None, expert.note()
-            for out in ([fused.image, fidelity] if fused is not None else [fidelity]):
+            note = expert.note()
+            # the fused result first; where it is undone, the fidelity result is verified in its place
+            for out, trust in ([(fused.image, fused.trust)] if fused is not None else []) + [(fidelity, None)]:
                 after = self._reanalyze(out, file, step, seen)
                 check = self._check(step, expert, seen, after, current, out)
-                trust = fused.trust if out is not fidelity else None
                 if check.kept or out is fidelity:
                     break
                 note = "; ".join(x for x in (note, f"perceptual detail undone ({check.why}), the fidelity result "
