@@ -7,7 +7,8 @@ Parts (``--part``, default all):
   (``cv2.line``, anti-aliased, 2-8 px, white or black), polyline cracks (``cv2.polylines``, 1-3 px, cream)
   and dust (``cv2.circle``), each photo with its own seed; then optionally Pillow JPEG 75. Reports the
   detector's F1 / IoU against the drawn mask and PSNR of input, ``gir restore --only damage`` (scratch
-  repair runs on request, ``gir.restore.policy``) and the biharmonic fill told the true mask (its ceiling).
+  repair runs on request, ``gir.restore.policy``) with the biharmonic fill and with the fill network
+  (``--fill``, default the shipped ``gir-inpaint``), and each fill told the true mask (its ceiling).
 * ``clean``: the same photos and the five thin-structure probes unscratched: the damage probability, the
   area the detector marks, and whether the default pipeline returns them unchanged.
 * ``real``: ``../shared/data/real/old_photos_scratched`` (four scanned prints, no ground truth) and the eight
@@ -70,14 +71,21 @@ def f1_iou(pred: np.ndarray, true: np.ndarray) -> tuple[float, float]:
     return 2 * tp / max(1.0, 2 * tp + fp + fn), tp / max(1.0, tp + fp + fn)
 
 
-def part_heldout(photos, pipe) -> str:
-    """``pipe``: the pipeline asked to repair scratches (``--only damage``: scratch repair runs on request)."""
+def part_heldout(photos, pipe, fill: str | None = None) -> str:
+    """``pipe``: the pipeline asked to repair scratches (``--only damage``: scratch repair runs on request).
+    ``fill``: a fill network (shipped name or checkpoint); with one, the repair is run with each fill (the
+    biharmonic one, then the network) and both fills are also told the true mask."""
     from gir.analysis.scratches import detect, fill_mask
     from gir.metrics import psnr
     from gir.restore.classical import inpaint
+    from gir.restore.inpaint import network_fill
 
-    rows = ["| photo | variant | F1 | IoU | area true / found % | input dB | `gir restore --only damage` dB | fill told the mask dB | ran |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    fills = [None] + ([fill] if fill else [])
+    label = {None: "biharmonic", fill: "network"}
+    rows = ["| photo | variant | F1 | IoU | area true / found % | input dB | "
+            + " | ".join(f"`--only damage`, {label[f]} fill dB" for f in fills) + " | "
+            + " | ".join(f"{label[f]} fill told the mask dB" for f in fills) + " | ran |",
+            "|---|---|---|---|---|---|" + "---|" * (2 * len(fills)) + "---|"]
     sums: dict[str, list] = {}
     for k, (name, u8) in enumerate(photos):
         for variant in ("png", "jpeg75"):
@@ -87,16 +95,22 @@ def part_heldout(photos, pipe) -> str:
             lq, gt = lq8.astype(np.float32) / 255, u8.astype(np.float32) / 255
             found = detect(lq)
             f1, iou = f1_iou(found.mask, true)
-            out = pipe.run(lq)
+            outs, told = [], []
+            for f in fills:
+                pipe.experts["inpaint"].fill = f
+                outs.append(pipe.run(lq))
+                hole = fill_mask(true)
+                told.append(network_fill(lq, hole, f) if f else inpaint(lq, hole))
+            out = outs[-1]
             ran = ", ".join(f"{r.step.expert}{'' if r.check.kept else ' (undone)'}" for r in out.records) or "-"
-            told = inpaint(lq, fill_mask(true))
-            vals = (f1, iou, psnr(lq, gt), psnr(out.image, gt), psnr(told, gt))
+            vals = (f1, iou, psnr(lq, gt), *[psnr(o.image, gt) for o in outs], *[psnr(t, gt) for t in told])
             sums.setdefault(variant, []).append(vals)
             rows.append(f"| {name} | {variant} | {f1:.3f} | {iou:.3f} | {100 * true.mean():.2f} / {found.area:.2f} | "
-                        f"{vals[2]:.2f} | {vals[3]:.2f} | {vals[4]:.2f} | {ran} |")
+                        + " | ".join(f"{v:.2f}" for v in vals[2:]) + f" | {ran} |")
     for variant, vs in sums.items():
         m = np.mean(vs, axis=0)
-        rows.append(f"| **mean** | {variant} | {m[0]:.3f} | {m[1]:.3f} | | {m[2]:.2f} | {m[3]:.2f} | {m[4]:.2f} | |")
+        rows.append(f"| **mean** | {variant} | {m[0]:.3f} | {m[1]:.3f} | | " + " | ".join(f"{v:.2f}" for v in m[2:])
+                    + " | |")
     return "\n".join(rows)
 
 
@@ -182,8 +196,12 @@ def main() -> None:
     ap.add_argument("--append", help="append the tables to this Markdown file")
     ap.add_argument("--sheet", help="write the real-photo overlay sheet here (PNG)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--fill", help="the fill network to compare with the biharmonic fill (shipped name or "
+                                   "checkpoint; default: gir-inpaint where it is installed)")
     args = ap.parse_args()
     import torch
+
+    from gir.models.shipped import is_shipped
 
     from gir.restore.pipeline import Pipeline
 
@@ -195,7 +213,8 @@ def main() -> None:
             f"{time.strftime('%Y-%m-%d')}, {args.threads} CPU threads)\n")
     parts = []
     if args.part in ("all", "heldout"):
-        parts.append("### Held-out photos scratched with OpenCV\n\n" + part_heldout(photos, asked))
+        fill = args.fill or ("gir-inpaint" if is_shipped("gir-inpaint") else None)
+        parts.append("### Held-out photos scratched with OpenCV\n\n" + part_heldout(photos, asked, fill))
     if args.part in ("all", "clean"):
         parts.append("### Clean photos and thin structure\n\n" + part_clean(photos, pipe))
     if args.part in ("all", "real"):

@@ -33,6 +33,17 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def train_tiny(tmp_path: Path, model: dict, objective: dict, *, patch: int) -> tuple[dict, set]:
+    """Train :func:`clean_run_config` under ``tmp_path / "run"``; -> (the last validation record, the names of
+    the last training record's loss terms)."""
+    from gir.training.engine import run as train
+    from gir.training.logs import read_metrics
+
+    run_dir = train(clean_run_config(tmp_path, model, objective, patch=patch), out_dir=tmp_path / "run")
+    recs = read_metrics(Path(run_dir) / "metrics.jsonl")
+    return [r for r in recs if r.get("type") == "val"][-1], set([r for r in recs if r.get("type") == "train"][-1]["terms"])
+
+
 def clean_run_config(tmp_path: Path, model: dict, objective: dict, *, patch: int, iterations: int = 2) -> dict:
     """A tiny ``gir train`` config on clean images (``data.train.mode: clean``): three 64-px training images and
     one 48-px validation image written under ``tmp_path``, batch 2, validation and a checkpoint at the end."""

@@ -25,8 +25,9 @@ def small(name: str) -> nn.Module:
     return build_model({"type": name, "preset": "small"})
 
 
-# every image network; kernel_net reads autocorrelation maps and returns 8 numbers (tests/test_kernel_net.py)
-ENCODERS = [n for n in list_models() if n != "kernel_net"]
+# every image network; kernel_net reads autocorrelation maps and returns 8 numbers (tests/test_kernel_net.py),
+# fill_unet reads a photo and a mask (tests/test_inpaint_fill.py)
+ENCODERS = [n for n in list_models() if n not in ("kernel_net", "fill_unet")]
 
 
 def images(b: int = 2, seed: int = 0) -> torch.Tensor:

@@ -1,6 +1,4 @@
 """The blind kernel predictor: its features, its training objective, and the shipped gir-kernel on photos."""
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,15 +108,12 @@ def test_bad_draw_settings_are_refused():
 
 
 def test_blur_kernel_objective_trains_and_validates(tmp_path):
-    from gir.training.engine import run as train
+    from conftest import train_tiny
 
-    cfg = clean_run_config(tmp_path, {"type": "kernel_net", "width": 4, "hidden": 8}, {"type": "blur_kernel"},
-                           patch=48)
-    run_dir = train(cfg, out_dir=tmp_path / "run")
-    lines = [json.loads(x) for x in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
-    val = [x for x in lines if x.get("type") == "val"][-1]
+    val, terms = train_tiny(tmp_path, {"type": "kernel_net", "width": 4, "hidden": 8}, {"type": "blur_kernel"},
+                            patch=48)
     assert 0.0 <= val["accuracy"] <= 1.0 and val["n"] == 1
-    assert {"ce", "sigma", "motion"} <= set([x for x in lines if x.get("type") == "train"][-1]["terms"])
+    assert {"ce", "sigma", "motion"} <= terms
 
 
 def test_blur_kernel_objective_refuses_an_image_network(tmp_path):

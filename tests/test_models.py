@@ -17,6 +17,7 @@ NAMES = ["srcnn", "resnet", "srresnet", "rrdb", "nafnet", "restormer", "swinir",
 UPSCALERS = ["rlfn"]  # output s times the input: tested in tests/test_upscale.py
 DETECTORS = ["mask_unet"]  # one-channel logits: tested in tests/test_scratches.py
 PREDICTORS = ["kernel_net"]  # photo -> 8 numbers (the blur kernel): tested in tests/test_kernel_net.py
+FILLERS = ["fill_unet"]  # photo and mask (4 channels) in: tested in tests/test_inpaint_fill.py
 
 # One hyper-parameter override per architecture, written as YAML, that changes its parameter count.
 YAML_OVERRIDES = {
@@ -61,8 +62,8 @@ def _jittered(model, seed=0, std=0.01):
 
 
 def test_registry_lists_every_architecture():
-    assert sorted(list_models()) == sorted(NAMES + UPSCALERS + DETECTORS + PREDICTORS)
-    assert all(name in MODELS for name in NAMES + UPSCALERS + DETECTORS + PREDICTORS)
+    assert sorted(list_models()) == sorted(NAMES + UPSCALERS + DETECTORS + PREDICTORS + FILLERS)
+    assert all(name in MODELS for name in NAMES + UPSCALERS + DETECTORS + PREDICTORS + FILLERS)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -84,19 +84,12 @@ def test_tiled_probability_map_equals_one_pass(monkeypatch):
 
 
 def test_scratch_mask_objective_trains_and_validates(tmp_path):
-    import json
-    from pathlib import Path
+    from conftest import train_tiny
 
-    from conftest import clean_run_config
-    from gir.training.engine import run as train
-
-    cfg = clean_run_config(tmp_path, {"type": "mask_unet", "channels": [8, 8, 8], "blocks": 1},
-                           {"type": "scratch_mask"}, patch=32)
-    run_dir = train(cfg, out_dir=tmp_path / "run")
-    lines = [json.loads(x) for x in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
-    val = [x for x in lines if x.get("type") == "val"][-1]
+    val, terms = train_tiny(tmp_path, {"type": "mask_unet", "channels": [8, 8, 8], "blocks": 1},
+                            {"type": "scratch_mask"}, patch=32)
     assert 0.0 <= val["f1"] <= 1.0 and 0.0 <= val["false_alarm"] <= 1.0 and val["n"] == 1
-    assert {"bce", "dice"} <= set([x for x in lines if x.get("type") == "train"][-1]["terms"])
+    assert {"bce", "dice"} <= terms
 
 
 def test_scratch_mask_objective_refuses_an_image_network(tmp_path):

@@ -54,18 +54,16 @@ def probability_map(rgb: np.ndarray, net) -> np.ndarray:
     so weakly that tiles change the probabilities by less than 0.01)."""
     import torch
 
+    from gir.restore.tiling import margin_tiles
+
     h, w = rgb.shape[:2]
     out = np.zeros((h, w), np.float32)
     device = next(net.parameters()).device
-    for y in range(0, h, TILE):
-        for x in range(0, w, TILE):
-            y0, x0 = max(0, y - MARGIN), max(0, x - MARGIN)
-            y1, x1 = min(h, y + TILE + MARGIN), min(w, x + TILE + MARGIN)
-            tile = np.ascontiguousarray(rgb[y0:y1, x0:x1].transpose(2, 0, 1), np.float32)
-            with torch.inference_mode():
-                logit = net(torch.from_numpy(tile)[None].to(device)).float()[0, 0].cpu().numpy()
-            ys, xs = y - y0, x - x0
-            out[y:y + TILE, x:x + TILE] = 1.0 / (1.0 + np.exp(-logit[ys:ys + TILE, xs:xs + TILE]))
+    for t in margin_tiles(h, w, TILE, MARGIN):
+        window = np.ascontiguousarray(rgb[t.window].transpose(2, 0, 1), np.float32)
+        with torch.inference_mode():
+            logit = net(torch.from_numpy(window)[None].to(device)).float()[0, 0].cpu().numpy()
+        out[t.core] = 1.0 / (1.0 + np.exp(-logit[t.inner]))
     return out
 
 

@@ -150,3 +150,49 @@ def synthesize_scratches(img: Image, rng: np.random.Generator, damaged: float = 
     if rng.random() < 0.5:
         out = _jpeg(out, int(rng.integers(30, 96)))
     return ScratchSample(out.astype(np.float32), (alpha >= COVERED).astype(np.float32))
+
+
+@dataclass(frozen=True)
+class FillSample:
+    """``image``: the damaged float32 HxWx3 photo; ``target``: the same photo through the same steps without
+    the damage; ``mask``: bool HxW, where the two differ visibly (the pixels a fill must replace)."""
+
+    image: Image
+    target: Image
+    mask: np.ndarray
+
+
+AFTER_OPS = ("blur", "resize", "ringing", "rl_artifact", "jpeg", "noise")
+"""The library's ops that may follow the damage in a training pair of the fill network (as in the GIR suite's
+chains, where scratches are blurred, resampled, ringed or compressed before anything restores them)."""
+VISIBLE = 0.05  # |damaged - undamaged| (any channel) from which a pixel counts as covered after those ops
+
+
+def synthesize_fill_pair(img: Image, rng: np.random.Generator, after: float = 0.6) -> FillSample:
+    """A training pair for the fill network (:mod:`gir.training.inpaint`): damage from :func:`scratch_coverage`
+    (at least one component) blended over ``img`` (float32 HxWx3 in [0, 1]); then, with probability
+    ``after``, one to three of :data:`AFTER_OPS` with random parameters, each applied to the damaged and the
+    undamaged photo with generators of the same seed (same noise, same kernels). The mask is where the two end
+    up differing by at least :data:`VISIBLE`."""
+    from gir.degradations.base import OPS
+
+    h, w = img.shape[:2]
+    clean = np.ascontiguousarray(img, np.float32)
+    parts: list[tuple[np.ndarray, float]] = []
+    while not parts:
+        parts = scratch_coverage(h, w, rng)
+    bright = rng.uniform(0.5, 1.0)
+    damaged = clean
+    for cover, opacity in parts:
+        a = (cover * opacity)[..., None]
+        damaged = damaged * (1 - a) + _colour(rng, bright) * a
+    damaged = np.clip(damaged, 0, 1).astype(np.float32)
+    if rng.random() < after:
+        for name in rng.choice(AFTER_OPS, size=int(rng.integers(1, 4)), replace=False):
+            spec = OPS.get(str(name))
+            params = spec.sample_params(rng)
+            seed = int(rng.integers(0, 2**62))
+            damaged = spec.apply(damaged, np.random.default_rng(seed), params)
+            clean = spec.apply(clean, np.random.default_rng(seed), params)
+    mask = np.abs(damaged - clean).max(axis=2) >= VISIBLE
+    return FillSample(damaged, clean, mask)

@@ -67,5 +67,6 @@ def model_table(presets=("small", "paper"), size: int = 256) -> list[dict]:
             with torch.device("meta"):
                 model = build_model({"type": name, "preset": preset})
             rows.append(dict(name=name, preset=preset, params=count_params(model),
-                             gflops_per_mp=gflops_per_megapixel(model, size), size_multiple=model.size_multiple))
+                             gflops_per_mp=gflops_per_megapixel(model, size, getattr(model, "channels_in", 3)),
+                             size_multiple=model.size_multiple))
     return rows

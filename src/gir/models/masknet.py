@@ -17,7 +17,7 @@ from torch import nn
 
 from gir.models import MODELS
 from gir.models.base import RestorationNet, resolve_preset
-from gir.models.layers import ResBlock, conv3x3
+from gir.models.layers import ResBlock, conv3x3, zero_init_
 
 PRESETS = {
     # No published network: "paper" is a wider variant for a GPU; "small" runs on every analysis of a photo
@@ -72,3 +72,54 @@ class MaskUNet(RestorationNet):
         d2 = self.dec2(self.up2(m) + f2)
         d1 = self.dec1(self.up1(d2) + f1)
         return F.pixel_shuffle(self.tail(d1), 2)
+
+
+FILL_SCALES = (9, 9, 9)  # box sizes of the normalised convolution that starts the fill (applied in turn)
+
+
+def smooth_fill(rgb: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """``rgb`` (B x 3 x H x W) with the pixels of ``hole`` (B x 1 x H x W, 1 = missing) replaced by a
+    normalised convolution of the known pixels (box filters of :data:`FILL_SCALES` applied in turn: a smooth
+    fill that reaches across gaps of about 25 px); pixels no known pixel reaches get the image's known mean."""
+    known = 1.0 - hole
+    num, den = rgb * known, known
+    for k in FILL_SCALES:
+        num = F.avg_pool2d(num, k, stride=1, padding=k // 2, count_include_pad=False)
+        den = F.avg_pool2d(den, k, stride=1, padding=k // 2, count_include_pad=False)
+    mean = (rgb * known).sum((2, 3), keepdim=True) / known.sum((2, 3), keepdim=True).clamp_min(1.0)
+    fill = torch.where(den > 1e-3, num / den.clamp_min(1e-3), mean)
+    return rgb * known + fill * hole
+
+
+GATE_BIAS = -2.0  # initial logit of the keep gate: a new network keeps about 12% of the marked pixels
+
+
+@MODELS.register("fill_unet")
+class FillUNet(MaskUNet):
+    """The inpainting network of the ``inpaint`` expert: B x 4 x H x W in (the photo, then the mask of the
+    pixels it may replace, 1 = marked), B x 3 x H x W out, equal to the photo outside the mask.
+
+    A detector's mask covers more than the damage (on the GIR suite's scratched crops the shipped detector
+    marked twice the damaged area), so the network sees the marked pixels too and decides per pixel: inside
+    the mask the output is ``g * photo + (1 - g) * (fill + correction)``, where ``fill`` is
+    :func:`smooth_fill` and the U-Net (``mask_unet``'s, reading the photo, the fill and the mask) gives the
+    correction and the keep gate ``g`` (a sigmoid). The correction starts at zero and the gate near
+    ``sigmoid(GATE_BIAS)``."""
+
+    channels_in = 4  # the photo, then the mask
+    channels_out = 3
+
+    def __init__(self, preset: str = "small", **overrides):
+        super().__init__(preset, in_ch=7, **overrides)
+        c1 = int(self.hparams["channels"][0])
+        self.tail = zero_init_(conv3x3(c1, 4 * 4))  # pixel-shuffled to 3 correction channels and the gate
+        with torch.no_grad():
+            self.tail.bias[12:].fill_(GATE_BIAS)
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        rgb, hole = x[:, :3], (x[:, 3:4] > 0.5).to(x.dtype)
+        filled = smooth_fill(rgb, hole)
+        out = super().body(torch.cat([rgb, filled, hole], dim=1))
+        keep = torch.sigmoid(out[:, 3:4])
+        inside = keep * rgb + (1 - keep) * (filled + out[:, :3])
+        return rgb * (1 - hole) + inside * hole

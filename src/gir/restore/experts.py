@@ -93,6 +93,11 @@ class Expert:
         """One line about the last run for ``--explain`` (e.g. the kernel a deblurring expert estimated)."""
         return ""
 
+    def measured(self) -> dict[str, float]:
+        """Strengths the last run found better than the ones it was given (a denoiser's refit noise level,
+        ``{"noise.sigma": 4.2}``); the pipeline verifies and records the step with them. Empty by default."""
+        return {}
+
     def perceptual(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
                    ) -> Image | None:
         """The result of the expert's perceptual twin (a network fine-tuned adversarially) on ``rgb``, for
@@ -142,19 +147,69 @@ class NetworkExpert(Expert):
         return self.restorer.passes(height, width)
 
 
+# A denoising told the right level leaves a residual (input - output) whose RMS is 0.87-1.01 times that level
+# at sigma 15-30 (0.93-1.27 at 5, where 8-bit rounding adds to it), told twice the level 0.47-0.67, told three
+# times 0.33-0.47 (benchmarks/denoise_refit.py: eight scikit-image photos under Gaussian noise, the shipped
+# denoiser). So a residual under OVER_TOLD times the level told says the level was too high, and the residual
+# itself, divided by RESIDUAL_RATIO, is a better one.
+OVER_TOLD = 0.7
+RESIDUAL_RATIO = 0.93
+REFIT_MIN = 3.0  # levels (0-255) below which no refit is tried
+REFIT_MARGIN = 0.15  # pixels of the output within this of black or white are left out of the residual (clipping)
+
+
+def residual_rms(noisy: Image, denoised: Image, margin: float = REFIT_MARGIN) -> float | None:
+    """RMS (0-255) of ``noisy - denoised`` over the samples whose denoised value lies in [margin, 1 - margin]
+    (clipped noise is smaller there); None when fewer than a tenth of the samples do."""
+    keep = (denoised >= margin) & (denoised <= 1.0 - margin)
+    if keep.mean() < 0.1:
+        return None
+    d = (np.asarray(noisy, np.float64) - np.asarray(denoised, np.float64))[keep]
+    return float(np.sqrt(np.mean(d * d)) * 255.0)
+
+
 @dataclass
 class DenoiserExpert(NetworkExpert):
     """The noise-level-conditioned denoiser (``gir-denoiser``) told the noise level the analysis measured
     (``noise.sigma``; ``--condition noise.sigma=S`` overrides it). Its degradation model is Gaussian noise of
     that std, clipped to 8 bits: :meth:`observe` gives E[clip(restored + n)], so verification compares the
-    input with what clipped noise would have made of the output, not with the output itself."""
+    input with what clipped noise would have made of the output, not with the output itself.
+
+    With ``refit`` (off by default; the pipeline also turns it off when the level is given), a level the
+    residual shows to be too high is corrected: when the residual's RMS (:func:`residual_rms`) is under
+    :data:`OVER_TOLD` times the level, the denoiser runs again told RMS / :data:`RESIDUAL_RATIO`, and
+    :meth:`measured` reports that level (the pipeline then verifies the step with it). Measured
+    (``benchmarks/denoise_refit.py``): on white Gaussian noise told three times too much it recovers nearly all
+    of the loss (sigma 30 told 90: 24.39 -> 29.68 dB, told right 29.89), but on noise that later steps filtered
+    (JPEG, resampling) the residual under-reads the level: in the GIR suite three tasks lost 0.36-0.51 dB and one
+    gained 1.32 (mean unchanged), on RNI15 one photo's NIQE improved and one's worsened. So it is not on."""
 
     twin: object = None  # the perceptual twin's weights (``gir-denoiser-gan``), for --mode perceptual
+    refit: bool = False
     _twin: object = field(default=None, init=False, repr=False)
+    _refit: object = field(default=None, init=False, repr=False)
 
     def __call__(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
                  ) -> Image:
-        return self.restorer(rgb, progress=progress, conditions={"noise.sigma": _sigma(strengths)})
+        sigma = _sigma(strengths)
+        out = self.restorer(rgb, progress=progress, conditions={"noise.sigma": sigma})
+        self._refit = None
+        if not self.refit or sigma < REFIT_MIN:
+            return out
+        rms = residual_rms(rgb, out)
+        if rms is None or rms >= OVER_TOLD * sigma:
+            return out
+        self._refit = (sigma, round(rms / RESIDUAL_RATIO, 3))
+        return self.restorer(rgb, progress=progress, conditions={"noise.sigma": self._refit[1]})
+
+    def measured(self) -> dict[str, float]:
+        return {"noise.sigma": self._refit[1]} if self._refit else {}
+
+    def note(self) -> str:
+        if not self._refit:
+            return ""
+        told, used = self._refit
+        return f"told sigma {told:.1f}, the residual showed less: denoised told {used:.1f}"
 
     def observe(self, restored, strengths=None):
         from gir.restore.operators import expected_clipped
@@ -239,14 +294,16 @@ class DeblurExpert(PriorExpert):
 @dataclass
 class InpaintExpert(Expert):
     """Scratch and dust repair: the scratch detector (:func:`gir.analysis.scratches.detect`, run again on the
-    step's input, which earlier steps may have cleaned) gives the mask, grown by a pixel, and the biharmonic
-    fill (:func:`gir.restore.classical.inpaint`) replaces those pixels only. Its model of the degradation is
-    that the masked pixels say nothing: :meth:`observe` is the output outside the mask and the input inside,
-    so verification by consistency sees that no other pixel moved, and the analyzer's evidence (the
-    detector's) must fall."""
+    step's input, which earlier steps may have cleaned) gives the mask, grown by a pixel, and the fill replaces
+    those pixels only: the fill network ``fill`` (:func:`gir.restore.inpaint.network_fill`) where it is
+    installed, else the biharmonic fill (:func:`gir.restore.classical.inpaint`; ``fill=None`` asks for it).
+    Its model of the degradation is that the masked pixels say nothing: :meth:`observe` is the output outside
+    the mask and the input inside, so verification by consistency sees that no other pixel moved, and the
+    analyzer's evidence (the detector's) must fall."""
 
     model: object = "gir-scratch-mask"
     options: dict = field(default_factory=dict)
+    fill: str | None = None
     _input: object = field(default=None, init=False, repr=False)
     _hole: object = field(default=None, init=False, repr=False)
 
@@ -254,11 +311,14 @@ class InpaintExpert(Expert):
                  ) -> Image:
         from gir.analysis.scratches import detect, fill_mask
         from gir.restore.classical import inpaint
+        from gir.restore.inpaint import network_fill
 
         device = str(self.options.get("device", "cpu"))
         hole = fill_mask(detect(rgb, str(self.model), device).mask)
         self._input, self._hole = rgb, hole
-        return inpaint(rgb, hole) if hole.any() else rgb
+        if not hole.any():
+            return rgb
+        return network_fill(rgb, hole, self.fill, device) if self.fill else inpaint(rgb, hole)
 
     def observe(self, restored, strengths=None):
         if self._hole is None or self._input is None or self._input.shape != restored.shape:
@@ -268,7 +328,8 @@ class InpaintExpert(Expert):
     def note(self) -> str:
         if self._hole is None:
             return ""
-        return f"filled {100.0 * float(self._hole.mean()):.2f}% of the pixels"
+        how = f"by {self.fill}" if self.fill else "by biharmonic interpolation"
+        return f"filled {100.0 * float(self._hole.mean()):.2f}% of the pixels {how}"
 
 
 @dataclass
@@ -323,7 +384,8 @@ SHIPPED: tuple[tuple[str, str, object, str], ...] = (
     ("dehaze", "classical", _dehaze,
      "dark-channel prior (He et al.), only where the dark channel shows a veil on a colour photo"),
     ("inpaint", "inpaint", "gir-scratch-mask",
-     "biharmonic fill of the pixels the scratch detector marks (scratches, cracks, dust)"),
+     "fills the pixels the scratch detector marks (scratches, cracks, dust): the fill network gir-inpaint, "
+     "else biharmonic interpolation"),
     ("brighten", "brighten", "gir-denoiser",
      "gamma curve to a mean luma of 0.4, then the denoiser told the noise the curve revealed"),
     ("general", "network", "gir-wunet-cpu",
@@ -332,6 +394,7 @@ SHIPPED: tuple[tuple[str, str, object, str], ...] = (
 
 
 TWINS: dict[str, str] = {"denoise": "gir-denoiser-gan"}
+FILL = "gir-inpaint"  # the inpainting expert's fill network, where it is installed (else the biharmonic fill)
 
 
 def shipped_experts(options: Mapping | None = None, *, use: Sequence[str] | None = None) -> dict[str, Expert]:
@@ -350,6 +413,8 @@ def shipped_experts(options: Mapping | None = None, *, use: Sequence[str] | None
             experts[name] = cls(name, families, kind, f"{about} ({what})", model=what, options=dict(options or {}))
             if name in TWINS and is_shipped(TWINS[name]):
                 experts[name].twin = TWINS[name]
+            if kind == "inpaint" and is_shipped(FILL):
+                experts[name].fill = FILL
     return experts
 
 

@@ -206,6 +206,10 @@ class Pipeline:
         self.threshold = float(threshold)
         self.verify = bool(verify)
         self.conditions = check_conditions(conditions)
+        if "noise.sigma" in self.conditions:  # a level given by the user is used as it is
+            for expert in self.experts.values():
+                if hasattr(expert, "refit"):
+                    expert.refit = False
         if mode not in MODES:
             raise GirError(f"--mode {mode}: expected one of {', '.join(MODES)}")
         self.mode = mode
@@ -259,6 +263,8 @@ class Pipeline:
             if strengths != step.strengths:
                 step = replace(step, strengths=strengths)
             fidelity = expert(current, progress=progress, strengths=step.strengths)
+            if expert.measured():  # e.g. a noise level the denoiser's residual showed to be too high
+                step = replace(step, strengths={**step.strengths, **expert.measured()})
             fused = self._perceptual(expert, current, fidelity, step, progress)
             note = expert.note()
             # the fused result first; where it is undone, the fidelity result is verified in its place

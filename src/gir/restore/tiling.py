@@ -193,3 +193,30 @@ def run_tiled(rgb: np.ndarray, grid: TileGrid, forward: Callable[..., np.ndarray
         if on_tiles is not None:
             on_tiles(len(chunk))
     return out
+
+
+@dataclass(frozen=True)
+class MarginTile:
+    """One tile of :func:`margin_tiles`: ``core`` (the (rows, cols) slices of the image it answers for) and
+    ``window`` (the slices the network reads: the core and up to ``margin`` px more on every side)."""
+
+    core: tuple[slice, slice]
+    window: tuple[slice, slice]
+
+    @property
+    def inner(self) -> tuple[slice, slice]:
+        """The core's slices within the window."""
+        (cy, cx), (wy, wx) = self.core, self.window
+        return (slice(cy.start - wy.start, cy.stop - wy.start), slice(cx.start - wx.start, cx.stop - wx.start))
+
+
+def margin_tiles(h: int, w: int, tile: int, margin: int) -> Iterator[MarginTile]:
+    """An H x W image cut into ``tile`` x ``tile`` cores (smaller at the right and bottom), row by row, each with
+    a window ``margin`` px wider on every side, clipped at the border: for a network with only local layers,
+    run on each window and keep each core (no blending)."""
+    for y in range(0, h, tile):
+        for x in range(0, w, tile):
+            core = (slice(y, min(h, y + tile)), slice(x, min(w, x + tile)))
+            window = (slice(max(0, y - margin), min(h, y + tile + margin)),
+                      slice(max(0, x - margin), min(w, x + tile + margin)))
+            yield MarginTile(core, window)

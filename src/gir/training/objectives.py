@@ -112,7 +112,7 @@ def build_objective(cfg: dict) -> Objective:
 
 def register_all() -> None:
     """Import the modules that register objectives outside this one (DCPT, diffusion, denoising)."""
-    for mod in ("gir.training.denoise", "gir.training.superres", "gir.training.scratches", "gir.training.kernels", "gir.dcpt.objectives", "gir.diffusion.objective", "gir.diffusion.specialists"):
+    for mod in ("gir.training.denoise", "gir.training.superres", "gir.training.scratches", "gir.training.inpaint", "gir.training.kernels", "gir.dcpt.objectives", "gir.diffusion.objective", "gir.diffusion.specialists"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:  # the module itself is optional; its own imports must work
