@@ -33,6 +33,21 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture
+def scratched_line(monkeypatch):
+    """(clean 64-px photo, the photo with a white 3-px line across it, the line's mask), with the scratch
+    detector (``gir.analysis.scratches.detect``) made to return exactly that mask."""
+    import gir.analysis.scratches as sc
+
+    img = natural_image(64, 64, seed=6)
+    damaged = img.copy()
+    damaged[30:33, :] = 1.0
+    mask = np.zeros((64, 64), bool)
+    mask[30:33, :] = True
+    monkeypatch.setattr(sc, "detect", lambda rgb, weights, device: sc.ScratchMap(mask.astype(np.float32), mask))
+    return img, damaged, mask
+
+
 def train_tiny(tmp_path: Path, model: dict, objective: dict, *, patch: int) -> tuple[dict, set]:
     """Train :func:`clean_run_config` under ``tmp_path / "run"``; -> (the last validation record, the names of
     the last training record's loss terms)."""

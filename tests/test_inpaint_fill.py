@@ -130,20 +130,14 @@ def test_network_fill_moves_only_the_hole_and_tiles_give_one_pass(fill_checkpoin
     assert np.array_equal(ip.network_fill(img, np.zeros_like(hole), fill_checkpoint), img)
 
 
-def test_inpaint_expert_uses_the_fill_network_when_it_has_one(fill_checkpoint, monkeypatch):
-    import gir.analysis.scratches as sc
-    from gir.analysis.scratches import ScratchMap
+def test_inpaint_expert_uses_the_fill_network_when_it_has_one(fill_checkpoint, scratched_line):
+    from gir.analysis.scratches import fill_mask
     from gir.restore.experts import InpaintExpert
     from gir.restore.inpaint import network_fill
 
-    img = natural_image(64, 64, seed=6)
-    damaged = img.copy()
-    damaged[30:33, :] = 1.0
-    mask = np.zeros((64, 64), bool)
-    mask[30:33, :] = True
-    monkeypatch.setattr(sc, "detect", lambda rgb, weights, device: ScratchMap(mask.astype(np.float32), mask))
+    _, damaged, mask = scratched_line
     e = InpaintExpert("inpaint", ("damage",), "inpaint", "test", fill=fill_checkpoint)
     out = e(damaged)
-    assert np.array_equal(out, network_fill(damaged, sc.fill_mask(mask), fill_checkpoint))
+    assert np.array_equal(out, network_fill(damaged, fill_mask(mask), fill_checkpoint))
     assert np.array_equal(e.observe(out), damaged)
     assert fill_checkpoint in e.note()

@@ -9,7 +9,7 @@ import torch
 from conftest import natural_image
 from gir.analysis.analyze import Diagnosis, Finding
 from gir.analysis.families import FAMILIES
-from gir.analysis.scratches import (ScratchMap, carry_scratches, damage_probability, fill_mask, fuse_scratches,
+from gir.analysis.scratches import (carry_scratches, damage_probability, fill_mask, fuse_scratches,
                                     probability_map)
 from gir.degradations.scratches import COVERED, crack_mask, synthesize_scratches
 from gir.metrics import psnr
@@ -153,16 +153,10 @@ def test_fill_mask_grows_by_the_given_pixels():
     assert fill_mask(m, 1).sum() == 9 and fill_mask(m, 0).sum() == 1
 
 
-def test_inpaint_expert_observes_the_input_inside_its_hole(monkeypatch):
-    import gir.analysis.scratches as sc
+def test_inpaint_expert_observes_the_input_inside_its_hole(scratched_line):
     from gir.restore.experts import InpaintExpert
 
-    img = natural_image(64, 64, seed=6)
-    damaged = img.copy()
-    damaged[30:33, :] = 1.0
-    mask = np.zeros((64, 64), bool)
-    mask[30:33, :] = True
-    monkeypatch.setattr(sc, "detect", lambda rgb, weights, device: ScratchMap(mask.astype(np.float32), mask))
+    img, damaged, _ = scratched_line
     e = InpaintExpert("inpaint", ("damage",), "inpaint", "test")
     out = e(damaged)
     obs = e.observe(out)

@@ -48,6 +48,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from gir.models.shipped import is_shipped
+from gir.restore.inpaint import FILL  # the inpainting expert's fill network, where it is installed
 from gir.restore.policy import families_of
 
 Image = np.ndarray
@@ -155,12 +156,14 @@ class NetworkExpert(Expert):
 OVER_TOLD = 0.7
 RESIDUAL_RATIO = 0.93
 REFIT_MIN = 3.0  # levels (0-255) below which no refit is tried
-REFIT_MARGIN = 0.15  # pixels of the output within this of black or white are left out of the residual (clipping)
 
 
-def residual_rms(noisy: Image, denoised: Image, margin: float = REFIT_MARGIN) -> float | None:
+def residual_rms(noisy: Image, denoised: Image, margin: float | None = None) -> float | None:
     """RMS (0-255) of ``noisy - denoised`` over the samples whose denoised value lies in [margin, 1 - margin]
-    (clipped noise is smaller there); None when fewer than a tenth of the samples do."""
+    (clipped noise is smaller there; default: the verification's :data:`gir.restore.verify.CLIP_MARGIN`);
+    None when fewer than a tenth of the samples do."""
+    if margin is None:
+        from gir.restore.verify import CLIP_MARGIN as margin
     keep = (denoised >= margin) & (denoised <= 1.0 - margin)
     if keep.mean() < 0.1:
         return None
@@ -394,7 +397,6 @@ SHIPPED: tuple[tuple[str, str, object, str], ...] = (
 
 
 TWINS: dict[str, str] = {"denoise": "gir-denoiser-gan"}
-FILL = "gir-inpaint"  # the inpainting expert's fill network, where it is installed (else the biharmonic fill)
 
 
 def shipped_experts(options: Mapping | None = None, *, use: Sequence[str] | None = None) -> dict[str, Expert]:

@@ -263,8 +263,9 @@ class Pipeline:
             if strengths != step.strengths:
                 step = replace(step, strengths=strengths)
             fidelity = expert(current, progress=progress, strengths=step.strengths)
-            if expert.measured():  # e.g. a noise level the denoiser's residual showed to be too high
-                step = replace(step, strengths={**step.strengths, **expert.measured()})
+            found = expert.measured()  # e.g. a noise level the denoiser's residual showed to be too high
+            if found:
+                step = replace(step, strengths={**step.strengths, **found})
             fused = self._perceptual(expert, current, fidelity, step, progress)
             note = expert.note()
             # the fused result first; where it is undone, the fidelity result is verified in its place

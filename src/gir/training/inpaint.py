@@ -20,17 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from gir.analysis.scratches import fill_mask
 from gir.degradations.scratches import synthesize_fill_pair
 from gir.training.objectives import OBJECTIVES, Objective, StepResult, eval_mode, val_ground_truths
 
 MAX_GROW = 2  # the training mask is the covered pixels grown by 0..MAX_GROW px
-
-
-def grown(mask: np.ndarray, grow: int) -> np.ndarray:
-    """bool HxW ``mask`` dilated by ``grow`` px (square neighbourhood)."""
-    from gir.analysis.scratches import fill_mask
-
-    return fill_mask(mask, grow)
 
 
 def overmark(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -41,7 +35,7 @@ def overmark(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     h, w = mask.shape
     out = mask
     if rng.random() < 0.5:
-        out = grown(out, int(rng.integers(1, 5)))
+        out = fill_mask(out, int(rng.integers(1, 5)))
     if rng.random() < 0.5:
         for x0, y0, x1, y1 in scratch_lines(h, w, rng, int(rng.integers(1, 7))):
             out = out | (line_mask(h, w, (x0, y0), (x1, y1), float(rng.integers(3, 10))) > 0.5)
@@ -51,7 +45,7 @@ def overmark(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def fill_pair(gt: np.ndarray, rng: np.random.Generator, after: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(damaged HxWx3, target HxWx3, mask HxW float32) for one clean patch."""
     s = synthesize_fill_pair(gt, rng, after)
-    hole = overmark(grown(s.mask, int(rng.integers(0, MAX_GROW + 1))), rng)
+    hole = overmark(fill_mask(s.mask, int(rng.integers(0, MAX_GROW + 1))), rng)
     return s.image, s.target, hole.astype(np.float32)
 
 
