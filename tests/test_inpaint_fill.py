@@ -37,6 +37,35 @@ def test_ops_after_the_damage_reach_both_photos_alike():
     assert np.abs(s.image - s.target)[~s.mask].max() < 0.05  # ... and identically outside the damage
 
 
+def test_ops_before_the_damage_stay_in_the_target():
+    img = natural_image(64, 64, seed=3)
+    s = synthesize_fill_pair(img, np.random.default_rng(12), after=0.0, before=1.0)
+    assert not np.array_equal(s.target, img)  # softened before the damage; the fill is not asked to undo it
+    assert np.abs(s.image - s.target)[~s.mask].max() < 0.05
+
+
+def test_detected_training_masks_are_the_experts_own():
+    """With ``detected=1`` the training mask is what the inpainting expert fills on that patch (the shipped
+    detector's mask, grown as the expert grows it), over-marks and misses included."""
+    from gir.analysis.scratches import DILATE, detect, detector, fill_mask
+    from gir.training.inpaint import fill_pair
+
+    img = natural_image(96, 96, seed=7)
+    marked = 0
+    for seed in range(3):
+        image, _, hole = fill_pair(img, np.random.default_rng(seed), 0.6, 0.5, 1.0, detector())
+        assert np.array_equal(hole > 0.5, fill_mask(detect(image).mask, DILATE))
+        marked += int(hole.any())
+    assert marked >= 2  # the detector does find the drawn damage
+
+
+def test_inpaint_objective_checks_its_shares():
+    from gir.training.inpaint import Inpaint
+
+    with pytest.raises(ValueError, match="detected"):
+        Inpaint(detected=1.5)
+
+
 def test_smooth_fill_keeps_known_pixels_and_fills_a_flat_photo_exactly():
     rgb = torch.full((1, 3, 40, 40), 0.3)
     hole = torch.zeros(1, 1, 40, 40)

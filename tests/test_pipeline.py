@@ -172,6 +172,23 @@ def test_verify_undoes_a_tone_shift_except_for_tonal_families():
     assert not verify(["damage"], diag(0.0, damage=0.95), diag(0.9, damage=0.1), x, darker).kept  # kept strict
 
 
+def test_a_scratch_repair_is_kept_when_the_marks_are_gone_and_one_judge_lets_go():
+    """The detector's marked area must fall to a fifth, and then the network's p or the detector's own may
+    stay high (each reads a good fill wrongly in its own way: gir.restore.verify.mask_gone)."""
+    x = _img()
+    before = diag(0.0, damage=(1.0, {"area": 30.0, "p_mask": 1.0}))
+    unsure = diag(0.0, damage=(0.95, {"area": 0.16, "p_mask": 0.35}))
+    network_stays = diag(0.0, damage=(0.99, {"area": 0.0, "p_mask": 0.0}))
+    detector_stays = diag(0.0, damage=(0.09, {"area": 1.5, "p_mask": 0.995}))
+    half_filled = diag(0.0, damage=(0.09, {"area": 15.0, "p_mask": 1.0}))
+    both_stay = diag(0.0, damage=(0.95, {"area": 1.5, "p_mask": 0.995}))
+    assert verify(["damage"], before, network_stays, x, x).kept
+    assert verify(["damage"], before, detector_stays, x, x).kept
+    assert not verify(["damage"], before, half_filled, x, x).kept
+    assert not verify(["damage"], before, both_stay, x, x).kept
+    assert not verify(["damage"], unsure, network_stays, x, x).kept  # the detector was not sure of its marks
+
+
 def test_noise_revealed_by_brightening_is_not_counted_as_introduced():
     x = _img()
     before, after = diag(0.0, low_light=0.9, noise=0.1), diag(0.0, low_light=0.2, noise=0.8)

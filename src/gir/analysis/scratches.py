@@ -69,12 +69,17 @@ def probability_map(rgb: np.ndarray, net) -> np.ndarray:
 
 def detect(rgb: np.ndarray, weights: str = DETECTOR, device: str = "cpu") -> ScratchMap:
     """The scratch map of a float32 HxWx3 photo in [0, 1]."""
+    prob = probability_map(np.asarray(rgb, np.float32), detector(weights, device))
+    return ScratchMap(prob, mask_of(prob))
+
+
+def mask_of(prob: np.ndarray) -> np.ndarray:
+    """The detector's mask (bool HxW) from its probability map: above :data:`THRESHOLD`, scattered single
+    pixels removed unless they are above 0.9."""
     from scipy import ndimage
 
-    prob = probability_map(np.asarray(rgb, np.float32), detector(weights, device))
     mask = prob > THRESHOLD
-    mask = ndimage.binary_opening(mask, structure=np.ones((2, 2), bool)) | (mask & (prob > 0.9))
-    return ScratchMap(prob, mask)
+    return ndimage.binary_opening(mask, structure=np.ones((2, 2), bool)) | (mask & (prob > 0.9))
 
 
 def damage_probability(area: float) -> float:

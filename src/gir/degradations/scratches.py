@@ -165,19 +165,40 @@ class FillSample:
 AFTER_OPS = ("blur", "resize", "ringing", "rl_artifact", "jpeg", "noise")
 """The library's ops that may follow the damage in a training pair of the fill network (as in the GIR suite's
 chains, where scratches are blurred, resampled, ringed or compressed before anything restores them)."""
+# the ops that may soften the photo before the damage is drawn over it (GIR suite chains ending in damage:
+# noise is left out, since the pipeline denoises before it fills)
+BEFORE_OPS = ("blur", "resize", "ringing", "rl_artifact", "jpeg")
 VISIBLE = 0.05  # |damaged - undamaged| (any channel) from which a pixel counts as covered after those ops
 
 
-def synthesize_fill_pair(img: Image, rng: np.random.Generator, after: float = 0.6) -> FillSample:
-    """A training pair for the fill network (:mod:`gir.training.inpaint`): damage from :func:`scratch_coverage`
-    (at least one component) blended over ``img`` (float32 HxWx3 in [0, 1]); then, with probability
-    ``after``, one to three of :data:`AFTER_OPS` with random parameters, each applied to the damaged and the
-    undamaged photo with generators of the same seed (same noise, same kernels). The mask is where the two end
-    up differing by at least :data:`VISIBLE`."""
+def _library_ops(images: tuple[np.ndarray, ...], names: tuple[str, ...], rng: np.random.Generator, most: int
+                 ) -> tuple[np.ndarray, ...]:
+    """``images`` each through the same one to ``most`` ops drawn from ``names`` with random parameters, every
+    op applied to each image with a generator of the same seed (same noise, same kernels)."""
     from gir.degradations.base import OPS
 
+    for name in rng.choice(names, size=int(rng.integers(1, most + 1)), replace=False):
+        spec = OPS.get(str(name))
+        params = spec.sample_params(rng)
+        seed = int(rng.integers(0, 2**62))
+        images = tuple(spec.apply(im, np.random.default_rng(seed), params) for im in images)
+    return images
+
+
+def synthesize_fill_pair(img: Image, rng: np.random.Generator, after: float = 0.6, before: float = 0.0
+                         ) -> FillSample:
+    """A training pair for the fill network (:mod:`gir.training.inpaint`): with probability ``before``, one
+    or two of :data:`BEFORE_OPS` with random parameters degrade ``img`` (float32 HxWx3 in [0, 1]) first (the
+    target keeps them: the fill repairs the damage, later steps the rest); then damage from
+    :func:`scratch_coverage` (at least one component) blended over it; then, with probability ``after``, one to
+    three of :data:`AFTER_OPS`, applied alike to the damaged and the undamaged photo. The mask is where the two
+    end up differing by at least :data:`VISIBLE`. ``before=0`` draws nothing for it (the pairs of earlier
+    configs, byte for byte)."""
     h, w = img.shape[:2]
     clean = np.ascontiguousarray(img, np.float32)
+    if before > 0 and rng.random() < before:
+        (clean,) = _library_ops((clean,), BEFORE_OPS, rng, 2)
+        clean = np.clip(clean, 0, 1).astype(np.float32)
     parts: list[tuple[np.ndarray, float]] = []
     while not parts:
         parts = scratch_coverage(h, w, rng)
@@ -188,11 +209,6 @@ def synthesize_fill_pair(img: Image, rng: np.random.Generator, after: float = 0.
         damaged = damaged * (1 - a) + _colour(rng, bright) * a
     damaged = np.clip(damaged, 0, 1).astype(np.float32)
     if rng.random() < after:
-        for name in rng.choice(AFTER_OPS, size=int(rng.integers(1, 4)), replace=False):
-            spec = OPS.get(str(name))
-            params = spec.sample_params(rng)
-            seed = int(rng.integers(0, 2**62))
-            damaged = spec.apply(damaged, np.random.default_rng(seed), params)
-            clean = spec.apply(clean, np.random.default_rng(seed), params)
+        damaged, clean = _library_ops((damaged, clean), AFTER_OPS, rng, 3)
     mask = np.abs(damaged - clean).max(axis=2) >= VISIBLE
     return FillSample(damaged, clean, mask)

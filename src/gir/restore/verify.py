@@ -8,7 +8,9 @@ After an expert runs, the output is analysed again and compared with the analysi
    :data:`MIN_DROP_FOR` of its families where they have one: the analyzer's evidence of down-sampling and
    ringing falls only 0.05-0.2 when the band expert restores them, which cannot bring back what a low-pass
    removed; calibrated on training photos at the ops' full random ranges, ``benchmarks/verify_calibration.py``:
-   from a drop of 0.05 on, no kept step harmed, the worst -0.04 dB);
+   from a drop of 0.05 on, no kept step harmed, the worst -0.04 dB). A family with a detector (scratches)
+   is also gone when the detector's marked area fell to :data:`AREA_LEFT` of what it was and either the
+   network or the detector let go (:func:`mask_gone`);
 2. **it introduced a degradation**: a family that was absent before (p < :data:`ABSENT`) is detected after it
    (p >= the threshold) and is not one the plan restores later (``later``): a denoiser that erases texture
    shows up as blur, which the deblurring expert may legitimately reveal only when it comes later; noise
@@ -61,6 +63,9 @@ TONAL_FAMILIES = frozenset(p.family for p in POLICY if p.tonal)
 REVEALS = {p.family: p.reveals for p in POLICY if p.reveals}
 CLIPPED_FAMILIES = frozenset(p.family for p in POLICY if p.clipped)
 MASK_P = {p.family: p.mask_p for p in POLICY if p.mask_p}
+AREA_LEFT = 0.2  # a detector's family is gone when its marked area fell to this share and one judge let go,
+MASK_SURE = 0.9  # ... where the detector's own p was at least this before (a clean astronaut with 0.16% of
+# its pixels marked, p_mask 0.35, had its marks "filled away" and kept without it)
 CLIP_MARGIN = 0.15
 TONE_SCALE = 16
 CONSISTENT_FACTOR = 1.25  # rule 0: residual RMS at most this times the noise level ...
@@ -131,6 +136,25 @@ def _probs(d: Diagnosis) -> dict[str, float]:
     return out
 
 
+def mask_gone(family: str, before: Diagnosis, after: Diagnosis) -> bool:
+    """For a family with a detector (``mask_p``) that was sure before (its own p at least :data:`MASK_SURE`):
+    the detector's marked area fell to at most
+    :data:`AREA_LEFT` of what it was, and either judge (the analyzer network's p or the detector's own) fell
+    below :data:`GONE_BELOW`. The two judges fail differently after a good fill: the network may still read
+    the filled strokes as damage where the detector finds none (a 9-px white line filled on `astronaut`: p
+    1.00 -> 0.99, area 24.9% -> 0), and the detector's probability saturates at 0.5% of the photo marked, so
+    it stays near 1 while the area falls twentyfold (`coffee`: area 34.6% -> 1.5%, p_mask 1.00 -> 0.995,
+    network 1.00 -> 0.09)."""
+    key = MASK_P.get(family)
+    fb, fa = before.findings.get(family), after.findings.get(family)
+    if key is None or fb is None or fa is None:
+        return False
+    area_b, area_a = fb.strength.get("area", 0.0), fa.strength.get("area", 0.0)
+    if fb.strength.get(key, 0.0) < MASK_SURE or area_a > AREA_LEFT * area_b:
+        return False
+    return min(fa.p, fa.strength.get(key, 0.0)) < GONE_BELOW
+
+
 def cell_noise(sigma: float, scale: int = TONE_SCALE) -> float:
     """The mean |difference| (0-255) that noise of std ``sigma`` alone leaves between an input's cell means and
     their expectation: sqrt(2 / pi) sigma / scale for scale x scale cells. A step judged through its model may
@@ -171,7 +195,8 @@ def verify(families: Iterable[str], before: Diagnosis, after: Diagnosis, rgb_bef
     if residual is not None and residual > CONSISTENT_FACTOR * noise + CONSISTENT_SLACK:
         return check(False, f"does not explain its input: residual {residual:.1f}/255, more than "
                             f"{CONSISTENT_FACTOR:g} x the noise {noise:.1f} + {CONSISTENT_SLACK:g}")
-    gone = [f for f in families if pa[f] < min(GONE_BELOW, threshold) and pb[f] >= threshold]
+    gone = [f for f in families if pb[f] >= threshold and (pa[f] < min(GONE_BELOW, threshold)
+                                                           or mask_gone(f, before, after))]
     drop = sum(pb[f] - pa[f] for f in families)
     changes = ", ".join(f"{f} {pb[f]:.0%} -> {pa[f]:.0%}" for f in families)
     need = MIN_DROP_CONSISTENT if residual is not None else min_drop(families)

@@ -4,7 +4,10 @@ synthesize_fill_pair`).
 
 The network reads the damaged photo and a mask like the detector's: what the damage covers, grown by 0-2 px at
 random (as the expert grows the detector's mask), and often more (:func:`overmark`: a wider halo, strokes over
-undamaged content; the shipped detector marked twice the damaged area on the GIR suite's scratched crops). It
+undamaged content; the shipped detector marked twice the damaged area on the GIR suite's scratched crops); or,
+in a share ``detected`` of the pairs, the shipped detector's own mask of the damaged patch. In a share
+``before`` the patch is softened by library ops before the damage is drawn (:func:`gir.degradations.scratches.
+synthesize_fill_pair`). It
 returns the photo with the marked pixels restored; the target is the same photo through the same ops without
 the damage, so on marked pixels that were not damaged the network learns to keep the photo. Loss: L1 over the
 mask's pixels only (what the network may change), per sample, divided by the mask's area. Each patch draws from a numpy generator seeded by torch's
@@ -42,20 +45,35 @@ def overmark(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def fill_pair(gt: np.ndarray, rng: np.random.Generator, after: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(damaged HxWx3, target HxWx3, mask HxW float32) for one clean patch."""
-    s = synthesize_fill_pair(gt, rng, after)
+def fill_pair(gt: np.ndarray, rng: np.random.Generator, after: float, before: float = 0.0, detected: float = 0.0,
+              net=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(damaged HxWx3, target HxWx3, mask HxW float32) for one clean patch. With probability ``detected`` the
+    mask is the scratch detector's (``net``) on the damaged patch, grown as the expert grows it (what the
+    network is given in use, over-marks included); otherwise the covered pixels, grown and over-marked
+    (:func:`overmark`). ``detected=0`` draws nothing for it."""
+    s = synthesize_fill_pair(gt, rng, after, before)
+    if detected > 0 and rng.random() < detected:
+        return s.image, s.target, detector_hole(s.image, net).astype(np.float32)
     hole = overmark(fill_mask(s.mask, int(rng.integers(0, MAX_GROW + 1))), rng)
     return s.image, s.target, hole.astype(np.float32)
 
 
-def fill_batch(gt: torch.Tensor, after: float) -> tuple[torch.Tensor, torch.Tensor]:
+def detector_hole(image: np.ndarray, net) -> np.ndarray:
+    """The inpainting expert's mask of HxWx3 ``image``: the detector's mask (one pass, no tiles), grown by
+    :data:`gir.analysis.scratches.DILATE`."""
+    from gir.analysis.scratches import DILATE, mask_of, probability_map
+
+    return fill_mask(mask_of(probability_map(image, net)), DILATE)
+
+
+def fill_batch(gt: torch.Tensor, after: float, before: float = 0.0, detected: float = 0.0, net=None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
     """(network input B x 4 x H x W, target B x 3 x H x W) for a clean batch, one generator per patch drawn
     from torch's global generator."""
     xs, ys = [], []
     for hr in gt.detach().float().cpu().permute(0, 2, 3, 1).numpy():
         rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,))))
-        image, target, hole = fill_pair(np.ascontiguousarray(hr), rng, after)
+        image, target, hole = fill_pair(np.ascontiguousarray(hr), rng, after, before, detected, net)
         xs.append(np.concatenate([image, hole[..., None]], axis=2))
         ys.append(target)
     x = torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2)
@@ -77,12 +95,17 @@ def hole_psnr(a: np.ndarray, b: np.ndarray, hole: np.ndarray) -> float:
 
 @OBJECTIVES.register("inpaint")
 class Inpaint(Objective):
-    """See the module docstring. ``after``: the share of pairs with library ops after the damage."""
+    """See the module docstring. ``after`` / ``before``: the share of pairs with library ops after / before
+    the damage; ``detected``: the share whose mask is the shipped scratch detector's (``detector``)."""
 
-    def __init__(self, after: float = 0.6, val_seed: int = 0):
-        if not 0 <= float(after) <= 1:
-            raise ValueError(f"after must be a probability in [0, 1], got {after}")
-        self.after, self.val_seed = float(after), int(val_seed)
+    def __init__(self, after: float = 0.6, before: float = 0.0, detected: float = 0.0,
+                 detector: str = "gir-scratch-mask", val_seed: int = 0):
+        for name, v in (("after", after), ("before", before), ("detected", detected)):
+            if not 0 <= float(v) <= 1:
+                raise ValueError(f"{name} must be a probability in [0, 1], got {v}")
+        self.after, self.before, self.detected = float(after), float(before), float(detected)
+        self.detector, self.val_seed = str(detector), int(val_seed)
+        self._net = None
 
     def bind(self, model, loss, device, cfg):
         super().bind(model, loss, device, cfg)
@@ -92,9 +115,16 @@ class Inpaint(Objective):
 
         if not isinstance(model, FillUNet):
             raise ConfigError("config: objective inpaint needs the fill network (model type fill_unet)")
+        if self.detected > 0:
+            from gir.analysis.scratches import detector
+
+            self._net = detector(self.detector, "cpu")
+
+    def _pair_options(self) -> dict[str, Any]:
+        return {"after": self.after, "before": self.before, "detected": self.detected, "net": self._net}
 
     def step(self, net, batch, lq, gt, t, phase=0):
-        x, target = fill_batch(gt, self.after)
+        x, target = fill_batch(gt, **self._pair_options())
         per = hole_l1(net(x), target, x[:, 3:4])
         return StepResult(per.mean(), {"hole_l1": per.mean().detach()}, per.detach(), None)
 
@@ -106,7 +136,7 @@ class Inpaint(Objective):
         with eval_mode(model):
             for k, (name, gt) in enumerate(val_ground_truths(val_set)):
                 rng = np.random.default_rng([self.val_seed, k])
-                image, target, hole = fill_pair(np.ascontiguousarray(gt, np.float32), rng, self.after)
+                image, target, hole = fill_pair(np.ascontiguousarray(gt, np.float32), rng, **self._pair_options())
                 x = torch.from_numpy(np.concatenate([image, hole[..., None]], axis=2).transpose(2, 0, 1))
                 out = model(x[None].to(device)).float()[0].permute(1, 2, 0).cpu().numpy()
                 h = hole > 0.5
