@@ -65,7 +65,8 @@ def part_clean() -> list[str]:
     off, on = expert(False), expert(True)
     rows = []
     photos = [(n, a.astype(np.float32) / 255) for n, a in skimage_images(256)[0][8:14]]
-    for name, img in structure_images(256) + photos:
+    probes = [(n, a.astype(np.float32) / 255 if a.dtype == np.uint8 else a) for n, a in structure_images(256)]
+    for name, img in probes + photos:
         cells = []
         for s in (5, 10, 22):
             told = {"noise.sigma": float(s)}

@@ -9,8 +9,8 @@ After an expert runs, the output is analysed again and compared with the analysi
    ringing falls only 0.05-0.2 when the band expert restores them, which cannot bring back what a low-pass
    removed; calibrated on training photos at the ops' full random ranges, ``benchmarks/verify_calibration.py``:
    from a drop of 0.05 on, no kept step harmed, the worst -0.04 dB). A family with a detector (scratches)
-   is also gone when the detector's marked area fell to :data:`AREA_LEFT` of what it was and either the
-   network or the detector let go (:func:`mask_gone`);
+   is also gone when the detector, sure before, no longer finds it (:func:`mask_gone`), whatever the network
+   still reads;
 2. **it introduced a degradation**: a family that was absent before (p < :data:`ABSENT`) is detected after it
    (p >= the threshold) and is not one the plan restores later (``later``): a denoiser that erases texture
    shows up as blur, which the deblurring expert may legitimately reveal only when it comes later; noise
@@ -36,6 +36,11 @@ white is part of the model, so heavy noise removed from a photo with black or wh
 for a tone shift; the limit grows by what the noise itself leaves in the input's cell means
 (:func:`cell_noise`). For these steps the analyzer's evidence must still fall, but by :data:`MIN_DROP_CONSISTENT`
 only (the physics already shows the output explains the input).
+
+A denoising step (the noise family, verified through its model) is also undone when it **removed
+structure** (rule 4): noise does not know where a photo's edges are, so the residual of a step that removed
+noise is about as strong on the output's edges as on its flat areas, while one that removed text, lines or
+texture leaves it on the edges (:func:`edge_residual_ratio` above :data:`EDGE_RATIO`).
 
 This is what "do no harm" can check without the clean image: the analyzer, the tone check and, where the
 expert has one, the degradation model are the judges, so a step whose output the analyzer cannot tell from its
@@ -63,7 +68,7 @@ TONAL_FAMILIES = frozenset(p.family for p in POLICY if p.tonal)
 REVEALS = {p.family: p.reveals for p in POLICY if p.reveals}
 CLIPPED_FAMILIES = frozenset(p.family for p in POLICY if p.clipped)
 MASK_P = {p.family: p.mask_p for p in POLICY if p.mask_p}
-AREA_LEFT = 0.2  # a detector's family is gone when its marked area fell to this share and one judge let go,
+AREA_LEFT = 0.2  # a detector's family is gone when its marked area fell to this share and its p let go,
 MASK_SURE = 0.9  # ... where the detector's own p was at least this before (a clean astronaut with 0.16% of
 # its pixels marked, p_mask 0.35, had its marks "filled away" and kept without it)
 CLIP_MARGIN = 0.15
@@ -79,6 +84,8 @@ CONSISTENT_FACTOR = 1.25  # rule 0: residual RMS at most this times the noise le
 # the grossly wrong lengths that a larger slack would let through.
 CONSISTENT_SLACK = 2.0
 MIN_DROP_CONSISTENT = 0.05  # rule 1 for steps verified by consistency
+EDGE_RATIO = 2.0  # rule 4: a denoising residual at most this much stronger on edges than on flat areas (see
+# benchmarks/denoise_structure.py; the calibration is in RESULTS)
 
 
 @dataclass
@@ -137,14 +144,13 @@ def _probs(d: Diagnosis) -> dict[str, float]:
 
 
 def mask_gone(family: str, before: Diagnosis, after: Diagnosis) -> bool:
-    """For a family with a detector (``mask_p``) that was sure before (its own p at least :data:`MASK_SURE`):
-    the detector's marked area fell to at most
-    :data:`AREA_LEFT` of what it was, and either judge (the analyzer network's p or the detector's own) fell
-    below :data:`GONE_BELOW`. The two judges fail differently after a good fill: the network may still read
-    the filled strokes as damage where the detector finds none (a 9-px white line filled on `astronaut`: p
-    1.00 -> 0.99, area 24.9% -> 0), and the detector's probability saturates at 0.5% of the photo marked, so
-    it stays near 1 while the area falls twentyfold (`coffee`: area 34.6% -> 1.5%, p_mask 1.00 -> 0.995,
-    network 1.00 -> 0.09)."""
+    """For a family with a detector (``mask_p``): the detector was sure before (its own p at least
+    :data:`MASK_SURE`), its marked area fell to at most :data:`AREA_LEFT` of what it was, and its p fell below
+    :data:`GONE_BELOW`, whatever the analyzer network still reads. After a good fill the network may still
+    read the filled strokes as damage where the detector finds none (a 9-px white line filled on `astronaut`:
+    p 1.00 -> 0.99, area 24.9% -> 0). Only the detector's word counts here: a network that lets go is not
+    enough, since one that agreed that clean line art was damaged also let go once the fill had erased it
+    (last session's stage-2 analyzer: line art 12.75 dB against itself)."""
     key = MASK_P.get(family)
     fb, fa = before.findings.get(family), after.findings.get(family)
     if key is None or fb is None or fa is None:
@@ -152,7 +158,29 @@ def mask_gone(family: str, before: Diagnosis, after: Diagnosis) -> bool:
     area_b, area_a = fb.strength.get("area", 0.0), fa.strength.get("area", 0.0)
     if fb.strength.get(key, 0.0) < MASK_SURE or area_a > AREA_LEFT * area_b:
         return False
-    return min(fa.p, fa.strength.get(key, 0.0)) < GONE_BELOW
+    return fa.strength.get(key, 0.0) < GONE_BELOW
+
+
+def edge_residual_ratio(rgb_before: np.ndarray, observed: np.ndarray) -> float:
+    """How much stronger a denoising step's residual (the input minus ``observed``, in luma) is on the
+    strongest edges of ``observed`` (the top tenth of its gradient magnitude, Gaussian-smoothed by 1 px) than
+    on its flattest half: the ratio of the mean squared residual there. Noise does not know where the edges
+    are, so removing it leaves about 1 (0.5-1.1 for Gaussian noise sigma 15-40 told right); a step that
+    removes structure leaves its residual on the edges (rule 4)."""
+    import cv2
+
+    def luma(a: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(np.ascontiguousarray(a, np.float32), cv2.COLOR_RGB2GRAY)
+
+    out = luma(observed)
+    r = luma(rgb_before) - out
+    gy, gx = np.gradient(cv2.GaussianBlur(out, (0, 0), 1.0))
+    g = np.hypot(gx, gy)
+    top, flat = g >= np.quantile(g, 0.9), g <= np.quantile(g, 0.5)
+    if not top.any() or not flat.any():
+        return 1.0
+    floor = (0.5 / 255) ** 2  # quantisation: a clean 8-bit photo's flat residual is not zero
+    return float((r[top] ** 2).mean() / max(float((r[flat] ** 2).mean()), floor))
 
 
 def cell_noise(sigma: float, scale: int = TONE_SCALE) -> float:
@@ -195,6 +223,11 @@ def verify(families: Iterable[str], before: Diagnosis, after: Diagnosis, rgb_bef
     if residual is not None and residual > CONSISTENT_FACTOR * noise + CONSISTENT_SLACK:
         return check(False, f"does not explain its input: residual {residual:.1f}/255, more than "
                             f"{CONSISTENT_FACTOR:g} x the noise {noise:.1f} + {CONSISTENT_SLACK:g}")
+    if observed is not None and "noise" in families:
+        edge = edge_residual_ratio(rgb_before, observed)
+        if edge > EDGE_RATIO:
+            return check(False, f"removed structure: its residual is {edge:.1f}x stronger on edges than on "
+                                f"flat areas (at most {EDGE_RATIO:g})")
     gone = [f for f in families if pb[f] >= threshold and (pa[f] < min(GONE_BELOW, threshold)
                                                            or mask_gone(f, before, after))]
     drop = sum(pb[f] - pa[f] for f in families)
