@@ -210,6 +210,16 @@ def test_a_denoising_residual_on_the_edges_is_removed_structure():
                   noise=15.0).kept
 
 
+def test_large_photos_are_judged_on_a_spread_of_tiles_within_the_budget():
+    from gir.restore.verify import EDGE_BUDGET, edge_windows
+
+    assert edge_windows(300, 400) == [(slice(0, 300), slice(0, 400))]
+    wins = edge_windows(4000, 6000)
+    area = sum((y.stop - y.start) * (x.stop - x.start) for y, x in wins)
+    assert area <= EDGE_BUDGET and area > EDGE_BUDGET / 2
+    assert min(y.start for y, _ in wins) == 0 and max(y.stop for y, _ in wins) > 3000  # spread top to bottom
+
+
 def test_noise_revealed_by_brightening_is_not_counted_as_introduced():
     x = _img()
     before, after = diag(0.0, low_light=0.9, noise=0.1), diag(0.0, low_light=0.2, noise=0.8)

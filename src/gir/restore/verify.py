@@ -161,21 +161,39 @@ def mask_gone(family: str, before: Diagnosis, after: Diagnosis) -> bool:
     return fa.strength.get(key, 0.0) < GONE_BELOW
 
 
+EDGE_BUDGET = 4_000_000  # px: larger photos are judged on a spread of 512-px tiles this many pixels in all
+
+
+def edge_windows(h: int, w: int, size: int = 512, budget: int = EDGE_BUDGET) -> list[tuple[slice, slice]]:
+    """The windows :func:`edge_residual_ratio` reads: the whole photo when it has at most ``budget`` pixels,
+    else every k-th ``size`` px tile in raster order (k as small as keeps them within ``budget``), so a 24 MP
+    photo costs what a 4 MP one does."""
+    if h * w <= budget:
+        return [(slice(0, h), slice(0, w))]
+    tiles = [(slice(y, min(y + size, h)), slice(x, min(x + size, w)))
+             for y in range(0, h, size) for x in range(0, w, size)]
+    step = int(np.ceil(len(tiles) * size * size / budget))
+    return tiles[::step]
+
+
 def edge_residual_ratio(rgb_before: np.ndarray, observed: np.ndarray) -> float:
     """How much stronger a denoising step's residual (the input minus ``observed``, in luma) is on the
     strongest edges of ``observed`` (the top tenth of its gradient magnitude, Gaussian-smoothed by 1 px) than
-    on its flattest half: the ratio of the mean squared residual there. Noise does not know where the edges
-    are, so removing it leaves about 1 (0.5-1.1 for Gaussian noise sigma 15-40 told right); a step that
-    removes structure leaves its residual on the edges (rule 4)."""
+    on its flattest half: the ratio of the mean squared residual there, over :func:`edge_windows`. Noise does
+    not know where the edges are, so removing it leaves about 1 (0.5-1.1 for Gaussian noise sigma 15-40 told
+    right); a step that removes structure leaves its residual on the edges (rule 4)."""
     import cv2
 
     def luma(a: np.ndarray) -> np.ndarray:
         return cv2.cvtColor(np.ascontiguousarray(a, np.float32), cv2.COLOR_RGB2GRAY)
 
-    out = luma(observed)
-    r = luma(rgb_before) - out
-    gy, gx = np.gradient(cv2.GaussianBlur(out, (0, 0), 1.0))
-    g = np.hypot(gx, gy)
+    res, grad = [], []
+    for win in edge_windows(*observed.shape[:2]):
+        out = luma(observed[win])
+        res.append((luma(rgb_before[win]) - out).ravel())
+        gy, gx = np.gradient(cv2.GaussianBlur(out, (0, 0), 1.0))
+        grad.append(np.hypot(gx, gy).ravel())
+    r, g = np.concatenate(res), np.concatenate(grad)
     top, flat = g >= np.quantile(g, 0.9), g <= np.quantile(g, 0.5)
     if not top.any() or not flat.any():
         return 1.0
