@@ -234,6 +234,19 @@ def test_noise_synthesis_is_seeded_and_its_map_tells_the_noise_level():
     assert torch.allclose(clean, gt, atol=1 / 255) and float(zero.abs().max()) == 0
 
 
+def test_a_low_share_draws_levels_near_zero():
+    """``low=(share, top)``: that share of the Gaussian patches gets a level in 0-top (denoise's ``low``)."""
+    from gir.training.denoise import SIGMA_SCALE, synthesize_noise
+
+    gt = torch.rand(400, 3, 4, 4)
+    torch.manual_seed(0)
+    _, m = synthesize_noise(gt, sigma=(40, 75), poisson=0.0, clip=0.0, low=(0.3, 5.0))
+    level = m[:, 0, 0, 0] * SIGMA_SCALE
+    assert float(level.max()) <= 75 + 1e-3
+    low = level <= 5 + 1e-3
+    assert 0.2 < float(low.float().mean()) < 0.4 and bool((level[~low] >= 40 - 1e-3).all())
+
+
 def test_poisson_noise_map_follows_the_signal():
     from gir.training.denoise import synthesize_noise
 

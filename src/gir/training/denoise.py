@@ -5,7 +5,9 @@ Each clean patch of the batch gets its own noise, drawn in torch from the engine
 same seed gives the same noise):
 
 * Gaussian (weight ``1 - poisson``): sigma uniform in ``sigma`` (0-255 scale; 0 = a clean patch, which the
-  network must leave alone), i.i.d. per pixel and channel, or one field shared by R, G, B (``gray``);
+  network must leave alone), or, in a share ``low[0]`` of the patches, uniform in 0-``low[1]`` (where the
+  network must come close to the identity); i.i.d. per pixel and channel, or one field shared by R, G, B
+  (``gray``);
 * Poisson-Gaussian (weight ``poisson``): photon shot noise Poisson(x * peak) / peak with ``peak``
   log-uniform in ``peak``, plus Gaussian read noise uniform in ``read`` (the signal-dependent noise of a
   sensor). The map the network is told is the true per-pixel std sqrt(x / peak + read^2) in half of these
@@ -40,8 +42,8 @@ def _pair(value, name: str) -> tuple[float, float]:
 
 
 def synthesize_noise(gt: torch.Tensor, sigma=(0.0, 75.0), poisson: float = 0.25, peak=(4.0, 300.0),
-                     read=(0.0, 15.0), gray: float = 0.1, clip: float = 0.5, quantize: float = 0.8
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+                     read=(0.0, 15.0), gray: float = 0.1, clip: float = 0.5, quantize: float = 0.8,
+                     low: tuple[float, float] = (0.0, 0.0)) -> tuple[torch.Tensor, torch.Tensor]:
     """(noisy B x C x H x W, encoded noise map B x 1 x H x W) for a clean float batch ``gt`` in [0, 1], drawn
     from torch's global generator (see the module docstring for the distribution)."""
     b, c, h, w = gt.shape
@@ -49,6 +51,8 @@ def synthesize_noise(gt: torch.Tensor, sigma=(0.0, 75.0), poisson: float = 0.25,
     is_poisson = torch.rand(b) < poisson
     shared = torch.rand(b) < gray
     sig = _uniform(b, *sigma) / 255.0
+    if low[0] > 0:  # a share of the Gaussian samples drawn in [0, low[1]] instead (the identity near 0)
+        sig = torch.where(torch.rand(b) < low[0], _uniform(b, 0.0, low[1]) / 255.0, sig)
     lo, hi = peak
     pk = torch.exp(_uniform(b, math.log(lo), math.log(hi)))
     rd = _uniform(b, *read) / 255.0
@@ -81,15 +85,19 @@ class Denoise(Restore):
     :class:`Restore`'s (the recipes' ``noise.sigma`` told to the network)."""
 
     def __init__(self, sigma=(0.0, 75.0), poisson: float = 0.25, peak=(4.0, 300.0), read=(0.0, 15.0),
-                 gray: float = 0.1, clip: float = 0.5, quantize: float = 0.8):
+                 gray: float = 0.1, clip: float = 0.5, quantize: float = 0.8, low=(0.0, 0.0)):
         for name, v in (("poisson", poisson), ("gray", gray), ("clip", clip), ("quantize", quantize)):
             if not 0 <= float(v) <= 1:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {v}")
         lo, hi = _pair(peak, "peak")
         if lo <= 0:
             raise ValueError(f"peak must be > 0, got {list(peak)}")
+        share, top = (float(v) for v in low)
+        if not 0 <= share <= 1 or top < 0:
+            raise ValueError(f"low must be [share in 0-1, sigma max >= 0], got {list(low)}")
         self.kw = dict(sigma=_pair(sigma, "sigma"), poisson=float(poisson), peak=(lo, hi),
-                       read=_pair(read, "read"), gray=float(gray), clip=float(clip), quantize=float(quantize))
+                       read=_pair(read, "read"), gray=float(gray), clip=float(clip), quantize=float(quantize),
+                       low=(share, top))
 
     def bind(self, model: nn.Module, loss, device, cfg):
         super().bind(model, loss, device, cfg)
