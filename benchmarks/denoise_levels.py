@@ -9,7 +9,7 @@ import argparse
 
 import numpy as np
 
-from heldout_restore import gaussian_noise, skimage_images, structure_images
+from heldout_restore import gaussian_noise, skimage_images, structure_images, to_float, to_rgb_u8
 
 LEVELS = (0, 2, 5, 10, 15, 25, 50)
 
@@ -21,11 +21,8 @@ def main() -> None:
     from gir.metrics import psnr
     from gir.restore.engine import Restorer
 
-    def as_float(a: np.ndarray) -> np.ndarray:
-        return a.astype(np.float32) / 255 if a.dtype == np.uint8 else a
-
-    sets = {"photos": [(n, as_float(a)) for n, a in skimage_images(256)[0][:10]],
-            "thin structure": [(n, as_float(a)) for n, a in structure_images(256)]}
+    sets = {"photos": [(n, to_float(a)) for n, a in skimage_images(256)[0][:10]],
+            "thin structure": [(n, to_float(a)) for n, a in structure_images(256)]}
     print("| denoiser | images | " + " | ".join(f"sigma {s}" for s in LEVELS) + " |")
     print("|---|---|" + "---|" * len(LEVELS))
     for w in args.weights:
@@ -36,8 +33,7 @@ def main() -> None:
                 rng = np.random.default_rng(s)
                 vals = []
                 for _, img in imgs:
-                    u8 = (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
-                    lq = gaussian_noise(u8, s, rng).astype(np.float32) / 255 if s else img
+                    lq = gaussian_noise(to_rgb_u8(img), s, rng).astype(np.float32) / 255 if s else img
                     vals.append(psnr(net(lq, conditions={"noise.sigma": float(s)}), img))
                 row.append(float(np.mean(vals)))
             print(f"| {w} | {label} | " + " | ".join(f"{v:.2f}" for v in row) + " |", flush=True)

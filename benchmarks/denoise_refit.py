@@ -21,7 +21,7 @@ from datetime import datetime
 import numpy as np
 
 from _report import emit, shared_or_skip
-from heldout_restore import gaussian_noise, skimage_images, structure_images
+from heldout_restore import gaussian_noise, skimage_images, structure_images, to_float
 
 
 def expert(refit: bool):
@@ -65,8 +65,7 @@ def part_clean() -> list[str]:
     off, on = expert(False), expert(True)
     rows = []
     photos = [(n, a.astype(np.float32) / 255) for n, a in skimage_images(256)[0][8:14]]
-    probes = [(n, a.astype(np.float32) / 255 if a.dtype == np.uint8 else a) for n, a in structure_images(256)]
-    for name, img in probes + photos:
+    for name, img in [(n, to_float(a)) for n, a in structure_images(256)] + photos:
         cells = []
         for s in (5, 10, 22):
             told = {"noise.sigma": float(s)}

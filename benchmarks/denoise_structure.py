@@ -21,7 +21,7 @@ from datetime import datetime
 import numpy as np
 
 from _report import emit, shared_or_skip
-from heldout_restore import gaussian_noise, skimage_images, structure_images
+from heldout_restore import gaussian_noise, skimage_images, structure_images, to_float, to_rgb_u8
 
 LIMITS = (1.5, 2.0, 2.5, 3.0, 4.0)
 
@@ -53,10 +53,6 @@ def crops(paths: list[str], size: int = 256) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def u8(a: np.ndarray) -> np.ndarray:
-    return (np.clip(a, 0, 1) * 255).round().astype(np.uint8)
-
-
 def limit_table(noisy: dict, clean: dict) -> list[str]:
     """Per candidate limit: helpful steps kept (per sigma) and clean steps refused."""
     sig = sorted(noisy)
@@ -79,7 +75,7 @@ def part_calibrate(shared) -> list[str]:
     noisy, clean, gains = {}, {}, {}
     for _, img in photos:
         for s in (5, 10, 15, 25, 40):
-            lq = gaussian_noise(u8(img), s, rng).astype(np.float32) / 255
+            lq = gaussian_noise(to_rgb_u8(img), s, rng).astype(np.float32) / 255
             out, ratio = step(e, lq, s)
             noisy.setdefault(s, []).append(ratio)
             gains.setdefault(s, []).append(psnr(out, img) - psnr(lq, img))
@@ -101,8 +97,8 @@ def part_heldout(shared, limit: float) -> list[str]:
     from gir.metrics import psnr
 
     e, rng = denoiser(), np.random.default_rng(0)
-    photos = [(n, a.astype(np.float32) / 255) for n, a in skimage_images(256)[0][:8]]
-    probes = [(n, a.astype(np.float32) / 255 if a.dtype == np.uint8 else a) for n, a in structure_images(256)]
+    photos = [(n, to_float(a)) for n, a in skimage_images(256)[0][:8]]
+    probes = [(n, to_float(a)) for n, a in structure_images(256)]
     rows = ["| image | case | told | edge ratio | PSNR gain (noisy) / against itself (clean) | rule |",
             "|---|---|---|---|---|---|"]
 
@@ -111,7 +107,7 @@ def part_heldout(shared, limit: float) -> list[str]:
 
     for name, img in photos + probes:
         for s in (5, 15, 30, 50):
-            lq = gaussian_noise(u8(img), s, rng).astype(np.float32) / 255
+            lq = gaussian_noise(to_rgb_u8(img), s, rng).astype(np.float32) / 255
             out, ratio = step(e, lq, s)
             add(name, f"noise {s}", s, ratio, f"{psnr(out, img) - psnr(lq, img):+.2f}")
         for s in (10, 22):
@@ -120,7 +116,7 @@ def part_heldout(shared, limit: float) -> list[str]:
     cam = OPS.get("camera_noise")
     for name, img in photos:
         lq = cam.apply(img, np.random.default_rng(1), cam.sample_params(rng))
-        lq = u8(lq).astype(np.float32) / 255
+        lq = to_rgb_u8(np.clip(lq, 0, 1)).astype(np.float32) / 255
         s = float((lq - img).std() * 255)
         out, ratio = step(e, lq, s)
         add(name, "camera noise", s, ratio, f"{psnr(out, img) - psnr(lq, img):+.2f}")

@@ -87,6 +87,11 @@ def centre_crop(img: np.ndarray, max_side: int) -> np.ndarray:
     return np.ascontiguousarray(img[y:y + ch, x:x + cw])
 
 
+def to_float(a: np.ndarray) -> np.ndarray:
+    """float32 in [0, 1]: a uint8 image scaled, a float one as it is (the structure probes come as either)."""
+    return a.astype(np.float32) / 255 if a.dtype == np.uint8 else np.asarray(a, np.float32)
+
+
 def to_rgb_u8(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a)
     if a.dtype == bool:

@@ -47,13 +47,13 @@ def test_ops_before_the_damage_stay_in_the_target():
 def test_detected_training_masks_are_the_experts_own():
     """With ``detected=1`` the training mask is what the inpainting expert fills on that patch (the shipped
     detector's mask, grown as the expert grows it), over-marks and misses included."""
-    from gir.analysis.scratches import DILATE, detect, detector, fill_mask
+    from gir.analysis.scratches import DILATE, detect, fill_mask
     from gir.training.inpaint import fill_pair
 
     img = natural_image(96, 96, seed=7)
     marked = 0
     for seed in range(3):
-        image, _, hole = fill_pair(img, np.random.default_rng(seed), 0.6, 0.5, 1.0, detector())
+        image, _, hole = fill_pair(img, np.random.default_rng(seed), 0.6, 0.5, 1.0)
         assert np.array_equal(hole > 0.5, fill_mask(detect(image).mask, DILATE))
         marked += int(hole.any())
     assert marked >= 2  # the detector does find the drawn damage

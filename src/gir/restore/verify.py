@@ -168,10 +168,11 @@ def edge_windows(h: int, w: int, size: int = 512, budget: int = EDGE_BUDGET) -> 
     """The windows :func:`edge_residual_ratio` reads: the whole photo when it has at most ``budget`` pixels,
     else every k-th ``size`` px tile in raster order (k as small as keeps them within ``budget``), so a 24 MP
     photo costs what a 4 MP one does."""
+    from gir.restore.tiling import margin_tiles
+
     if h * w <= budget:
         return [(slice(0, h), slice(0, w))]
-    tiles = [(slice(y, min(y + size, h)), slice(x, min(x + size, w)))
-             for y in range(0, h, size) for x in range(0, w, size)]
+    tiles = [t.core for t in margin_tiles(h, w, size, 0)]
     step = int(np.ceil(len(tiles) * size * size / budget))
     return tiles[::step]
 

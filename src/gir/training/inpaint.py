@@ -46,34 +46,34 @@ def overmark(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def fill_pair(gt: np.ndarray, rng: np.random.Generator, after: float, before: float = 0.0, detected: float = 0.0,
-              net=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              detector: str = "gir-scratch-mask") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(damaged HxWx3, target HxWx3, mask HxW float32) for one clean patch. With probability ``detected`` the
-    mask is the scratch detector's (``net``) on the damaged patch, grown as the expert grows it (what the
-    network is given in use, over-marks included); otherwise the covered pixels, grown and over-marked
-    (:func:`overmark`). ``detected=0`` draws nothing for it."""
+    mask is the scratch detector's (``detector``, shipped name or file) on the damaged patch, grown as the
+    expert grows it (what the network is given in use, over-marks included); otherwise the covered pixels,
+    grown and over-marked (:func:`overmark`). ``detected=0`` draws nothing for it."""
     s = synthesize_fill_pair(gt, rng, after, before)
     if detected > 0 and rng.random() < detected:
-        return s.image, s.target, detector_hole(s.image, net).astype(np.float32)
+        return s.image, s.target, detector_hole(s.image, detector).astype(np.float32)
     hole = overmark(fill_mask(s.mask, int(rng.integers(0, MAX_GROW + 1))), rng)
     return s.image, s.target, hole.astype(np.float32)
 
 
-def detector_hole(image: np.ndarray, net) -> np.ndarray:
-    """The inpainting expert's mask of HxWx3 ``image``: the detector's mask (one pass, no tiles), grown by
-    :data:`gir.analysis.scratches.DILATE`."""
-    from gir.analysis.scratches import DILATE, mask_of, probability_map
+def detector_hole(image: np.ndarray, detector: str = "gir-scratch-mask") -> np.ndarray:
+    """The inpainting expert's mask of HxWx3 ``image``: the detector's (:func:`gir.analysis.scratches.detect`),
+    grown by :data:`gir.analysis.scratches.DILATE`."""
+    from gir.analysis.scratches import DILATE, detect
 
-    return fill_mask(mask_of(probability_map(image, net)), DILATE)
+    return fill_mask(detect(image, detector).mask, DILATE)
 
 
-def fill_batch(gt: torch.Tensor, after: float, before: float = 0.0, detected: float = 0.0, net=None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+def fill_batch(gt: torch.Tensor, after: float, before: float = 0.0, detected: float = 0.0,
+               detector: str = "gir-scratch-mask") -> tuple[torch.Tensor, torch.Tensor]:
     """(network input B x 4 x H x W, target B x 3 x H x W) for a clean batch, one generator per patch drawn
     from torch's global generator."""
     xs, ys = [], []
     for hr in gt.detach().float().cpu().permute(0, 2, 3, 1).numpy():
         rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,))))
-        image, target, hole = fill_pair(np.ascontiguousarray(hr), rng, after, before, detected, net)
+        image, target, hole = fill_pair(np.ascontiguousarray(hr), rng, after, before, detected, detector)
         xs.append(np.concatenate([image, hole[..., None]], axis=2))
         ys.append(target)
     x = torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2)
@@ -105,7 +105,6 @@ class Inpaint(Objective):
                 raise ValueError(f"{name} must be a probability in [0, 1], got {v}")
         self.after, self.before, self.detected = float(after), float(before), float(detected)
         self.detector, self.val_seed = str(detector), int(val_seed)
-        self._net = None
 
     def bind(self, model, loss, device, cfg):
         super().bind(model, loss, device, cfg)
@@ -115,13 +114,13 @@ class Inpaint(Objective):
 
         if not isinstance(model, FillUNet):
             raise ConfigError("config: objective inpaint needs the fill network (model type fill_unet)")
-        if self.detected > 0:
+        if self.detected > 0:  # load it now (cached for the pairs), so a missing detector fails at the start
             from gir.analysis.scratches import detector
 
-            self._net = detector(self.detector, "cpu")
+            detector(self.detector, "cpu")
 
     def _pair_options(self) -> dict[str, Any]:
-        return {"after": self.after, "before": self.before, "detected": self.detected, "net": self._net}
+        return {"after": self.after, "before": self.before, "detected": self.detected, "detector": self.detector}
 
     def step(self, net, batch, lq, gt, t, phase=0):
         x, target = fill_batch(gt, **self._pair_options())
