@@ -40,6 +40,9 @@ def test_values_come_from_the_last_step_of_the_recipe():
         "jpeg.quality": 70.0}
     assert from_recipe("noise(sigma=10)", ["jpeg.quality"]) == {"jpeg.quality": 100.0}  # never compressed
     assert from_recipe("", ["jpeg.quality"]) == {"jpeg.quality": 100.0}  # a pre-made pair
+    # camera noise is told its sigma at mid grey, as the analyzer reads it (the denoiser's camera stage)
+    assert from_recipe("camera_noise(sigma=8, correlation=0.6)", ["noise.sigma"]) == {"noise.sigma": 8.0}
+    assert from_recipe("noise(sigma=5) > camera_noise(sigma=9)", ["noise.sigma"]) == {"noise.sigma": 9.0}
     enc = encode_recipes(["jpeg(quality=25)", "blur(sigma=1.0)"], ["jpeg.quality"])
     assert enc.dtype == np.float32 and enc.shape == (2, 1) and np.allclose(enc[:, 0], [0.25, 1.0])
 

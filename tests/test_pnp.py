@@ -247,6 +247,26 @@ def test_a_low_share_draws_levels_near_zero():
     assert 0.2 < float(low.float().mean()) < 0.4 and bool((level[~low] >= 40 - 1e-3).all())
 
 
+def test_camera_noise_share_is_correlated_in_space_and_told_its_mid_grey_level():
+    """``correlated=(share, px low, px high)``: camera noise, its neighbouring pixels correlated as the
+    library's camera_noise, at the level told (on a mid-grey patch the std is sigma whatever the shot share)."""
+    from gir.training.denoise import SIGMA_SCALE, synthesize_noise
+
+    gt = torch.full((16, 3, 64, 64), 0.5)
+    torch.manual_seed(1)
+    white, _ = synthesize_noise(gt, sigma=(20, 20), poisson=0.0, clip=0.0, gray=0.0)
+    torch.manual_seed(1)
+    cam, m = synthesize_noise(gt, sigma=(20, 20), poisson=0.0, clip=0.0, gray=0.0, correlated=(1.0, 1.0, 1.5))
+    assert torch.allclose(m, torch.full_like(m, 20 / SIGMA_SCALE))
+
+    def lag1(x):
+        n = x - gt
+        return float((n[..., 1:] * n[..., :-1]).mean() / n.pow(2).mean())
+
+    assert abs(float((cam - gt).std()) * 255 - 20) < 1.5
+    assert lag1(white) < 0.05 and lag1(cam) > 0.5
+
+
 def test_poisson_noise_map_follows_the_signal():
     from gir.training.denoise import synthesize_noise
 

@@ -36,7 +36,7 @@ def test_every_shipped_expert_is_installed_and_covers_the_planned_families():
     assert covers == {row.family: row.expert for row in POLICY}
 
 
-@pytest.mark.parametrize("name", ["gir-denoiser", "gir-expert-jpeg", "gir-expert-band"])
+@pytest.mark.parametrize("name", ["gir-denoiser", "gir-denoiser-camera", "gir-expert-jpeg", "gir-expert-band"])
 def test_specialists_are_local_and_tile_like_the_whole_image(name):
     from conftest import natural_image
 
@@ -52,7 +52,28 @@ def test_specialists_are_local_and_tile_like_the_whole_image(name):
     assert psnr(tiled, whole) > 45  # 128-px tiles, as `gir restore` uses at least; blended overlaps
 
 
-CONDITIONED = {"gir-expert-jpeg": ("jpeg.quality",), "gir-denoiser": ("noise.sigma",)}
+CONDITIONED = {"gir-expert-jpeg": ("jpeg.quality",), "gir-denoiser": ("noise.sigma",),
+               "gir-denoiser-camera": ("noise.sigma",)}
+
+
+def test_the_camera_denoiser_removes_correlated_noise_the_white_noise_one_leaves():
+    """Camera noise (signal-dependent, correlated over about a pixel) told its level: the camera stage removes
+    much more of it than the white-noise denoiser it continues; on white noise the two are close."""
+    import numpy as np
+
+    from gir.degradations.base import OPS
+    from gir.metrics import psnr
+
+    data = pytest.importorskip("skimage.data")
+    img = np.ascontiguousarray(data.astronaut()[100:292, 150:342]).astype(np.float32) / 255.0
+    cam = np.clip(OPS.get("camera_noise").apply(img, np.random.default_rng(0), dict(
+        sigma=15, shot=0.6, correlation=1.0, chroma=0.5)), 0, 1).astype(np.float32)
+    white = np.clip(img + np.random.default_rng(0).normal(0, 15 / 255, img.shape), 0, 1).astype(np.float32)
+    nets = {n: Restorer(n, device="cpu", impulse_repair=False, ensemble=1) for n in ("gir-denoiser", "gir-denoiser-camera")}
+    on_cam = {n: psnr(r(cam, conditions={"noise.sigma": 15}), img) for n, r in nets.items()}
+    on_white = {n: psnr(r(white, conditions={"noise.sigma": 15}), img) for n, r in nets.items()}
+    assert on_cam["gir-denoiser-camera"] > max(on_cam["gir-denoiser"], psnr(cam, img)) + 1.0, on_cam
+    assert abs(on_white["gir-denoiser-camera"] - on_white["gir-denoiser"]) < 0.5, on_white
 
 
 def test_the_denoiser_follows_the_noise_level_it_is_told():

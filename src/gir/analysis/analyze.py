@@ -161,10 +161,13 @@ class Analyzer:
     """The analyzer network with its calibration, on a device; call it on images.
 
     ``weights``: a shipped name (``gir-analyzer``) or a checkpoint path (a ``gir train`` run's
-    ``net_*.safetensors`` works too; without stored calibration its probabilities are uncalibrated)."""
+    ``net_*.safetensors`` works too; without stored calibration its probabilities are uncalibrated).
+    ``scratches`` / ``kernel``: the scratch detector and the kernel network fused into the findings ("auto":
+    the shipped ones where installed; None: none); ``exposure``: fuse the whole-photo low-light model
+    (:mod:`gir.analysis.exposure`) where its fit is installed."""
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = "cpu", crops: int = CROPS,
-                 scratches: str | None = "auto", kernel: str | None = "auto"):
+                 scratches: str | None = "auto", kernel: str | None = "auto", exposure: bool = True):
         import torch
 
         from gir.analysis.network import build_analyzer
@@ -197,6 +200,10 @@ class Analyzer:
 
         # the kernel network that tells blur from resampling (gir.analysis.kernel.fuse_kernel); same choices
         self.kernel = (KERNEL_NET if is_shipped(KERNEL_NET) else None) if kernel == "auto" else kernel
+        from gir.analysis.exposure import MODEL_PATH
+
+        # low light read from the whole photo (gir.analysis.exposure), where its fitted model is installed
+        self.exposure = bool(exposure) and MODEL_PATH.is_file()
 
     def window_outputs(self, rgb: np.ndarray) -> np.ndarray:
         """Raw network outputs of the image's windows: N x NUM_OUTPUTS."""
@@ -236,6 +243,10 @@ class Analyzer:
             from gir.analysis.scratches import detect, fuse_scratches
 
             fuse_scratches(diag, detect(rgb, self.scratches, str(self.device)).mask)
+        if self.exposure:
+            from gir.analysis.exposure import fuse_exposure, low_light_probability
+
+            fuse_exposure(diag, low_light_probability(rgb))
         if self.kernel:
             from gir.analysis.kernel import fuse_kernel, kernel_view, predict_kernel
 

@@ -22,9 +22,10 @@ from gir.errors import GirError
 
 @dataclass(frozen=True)
 class Condition:
-    """``op.param``: the value of the *last* ``op`` step of a recipe (the one whose traces an expert undoes
-    first); ``absent``: the value without such a step; the network sees ``value / scale``, clipped to
-    ``[low, high]`` first."""
+    """``op.param``: the value of the *last* ``op`` step (or step of one of the ``also`` ops, which have a
+    parameter of the same name and meaning) of a recipe (the one whose traces an expert undoes first);
+    ``absent``: the value without such a step; the network sees ``value / scale``, clipped to ``[low, high]``
+    first."""
 
     op: str
     param: str
@@ -32,13 +33,15 @@ class Condition:
     scale: float
     low: float
     high: float
+    also: tuple[str, ...] = ()
 
 
 CONDITIONS: dict[str, Condition] = {
     "jpeg.quality": Condition("jpeg", "quality", absent=100.0, scale=100.0, low=1.0, high=100.0),
     # FFDNet's noise level: the std of the noise on the 0-255 scale (0 = clean); a noise-map network
     # (wavelet_unet ``noise_map``) also takes it per pixel, as a B x 1 x H x W map in the same encoding.
-    "noise.sigma": Condition("noise", "sigma", absent=0.0, scale=75.0, low=0.0, high=75.0),
+    # camera_noise's sigma is its std at mid grey, the level the analyzer reads for it (gir.analysis.families)
+    "noise.sigma": Condition("noise", "sigma", absent=0.0, scale=75.0, low=0.0, high=75.0, also=("camera_noise",)),
 }
 
 
@@ -65,7 +68,7 @@ def from_recipe(recipe, names: Sequence[str]) -> dict[str, float]:
     values = {}
     for name in names:
         c = CONDITIONS[name]
-        found = [s.params[c.param] for s in recipe.steps if s.op == c.op and c.param in s.params]
+        found = [s.params[c.param] for s in recipe.steps if s.op in (c.op, *c.also) and c.param in s.params]
         values[name] = float(found[-1]) if found else c.absent
     return values
 

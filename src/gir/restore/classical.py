@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from gir.analysis.exposure import DARK_BELOW  # the analysis reads low light under it
+
 DCP_PATCH, DCP_OMEGA, DCP_T0 = 15, 0.95, 0.1
 
 
@@ -94,7 +96,7 @@ def inpaint(img: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 
 BRIGHT_TARGET = 0.4  # the mean luma (0-1) a dark photo is brightened to
-DARK_MAX = 0.2  # ... and only a photo darker than this on average is
+DARK_MAX = DARK_BELOW  # ... and only a photo darker than this on average is (0.2)
 """Real low-light photos have a mean luma of 0.04-0.10 (the three LOL photos of ../shared/data/real) and
 0.06-0.31 (LIME: 8 of 9 under 0.2); the library's ``low_light`` takes mid grey to about 0.13. In the GIR suite
 the analyzer read low light on a noisy crop of `rocket` (mean luma 0.28, a dark but normally exposed photo),

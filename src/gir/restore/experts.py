@@ -16,9 +16,12 @@ The shipped set (:data:`SHIPPED`; which families each restores is the ``expert``
   Down-sampling and ringing share the ``band`` expert: the analyzer calls photos band-limited by ringing's
   sinc filter resized too (p 0.5-0.9), and an expert trained on down-up sampling alone sharpened those by
   -0.4 dB on average; one trained on both helps both (``benchmarks/resize_routing.py``);
-* ``denoise`` (:class:`DenoiserExpert`): ``gir-denoiser``, told the noise level the analysis measured;
-* ``deblur`` (:class:`DeblurExpert`): plug-and-play deconvolution (:mod:`gir.restore.pnp`) with the same
-  denoiser as its prior and the kernel estimated from the photo (:mod:`gir.analysis.kernel`). Both carry
+* ``denoise`` (:class:`DenoiserExpert`): ``gir-denoiser-camera``, told the noise level the analysis measured:
+  ``gir-denoiser`` continued on camera noise (signal-dependent, correlated in space), which a white-noise
+  denoiser does not remove at any level it is told (``benchmarks/camera_noise_levels.py``);
+* ``deblur`` (:class:`DeblurExpert`): plug-and-play deconvolution (:mod:`gir.restore.pnp`) with the
+  white-noise ``gir-denoiser`` as its prior (the camera stage as the prior took a blurred photo's gain from
+  +2.6 to +1.8 dB) and the kernel estimated from the photo (:mod:`gir.analysis.kernel`). Both carry
   a model of their degradation (:meth:`Expert.observe`), so verification also judges them by consistency.
   They replaced issue 21's blind ``noise`` and ``sharpen`` networks (issue 28; ``benchmarks/RESULTS.md``);
 * ``dehaze``: haze and the veil of snow by the dark-channel prior (:func:`gir.restore.classical.dehaze`), only
@@ -173,7 +176,9 @@ def residual_rms(noisy: Image, denoised: Image, margin: float | None = None) -> 
 
 @dataclass
 class DenoiserExpert(NetworkExpert):
-    """The noise-level-conditioned denoiser (``gir-denoiser``) told the noise level the analysis measured
+    """The noise-level-conditioned denoiser (``gir-denoiser-camera``: ``gir-denoiser`` continued on camera noise,
+    which is correlated in space; the white-noise ``gir-denoiser`` stays the prior of plug-and-play deblurring
+    and of brightening) told the noise level the analysis measured
     (``noise.sigma``; ``--condition noise.sigma=S`` overrides it). Its degradation model is Gaussian noise of
     that std, clipped to 8 bits: :meth:`observe` gives E[clip(restored + n)], so verification compares the
     input with what clipped noise would have made of the output, not with the output itself.
@@ -378,8 +383,9 @@ SHIPPED: tuple[tuple[str, str, object, str], ...] = (
     ("impulse", "classical", _impulse, "switching median: replaces isolated 0/1 samples only"),
     ("jpeg", "network", "gir-expert-jpeg",
      "wavelet U-Net told the JPEG quality, trained on quality 10-80, also over camera-like noise and light blur"),
-    ("denoise", "denoiser", "gir-denoiser",
-     "wavelet U-Net told the noise level (FFDNet's map), trained on Gaussian sigma 0-75 and Poisson-Gaussian noise"),
+    ("denoise", "denoiser", "gir-denoiser-camera",
+     "wavelet U-Net told the noise level (FFDNet's map), trained on Gaussian sigma 0-75, Poisson-Gaussian and "
+     "camera noise (signal-dependent, correlated in space)"),
     ("deblur", "pnp", "gir-denoiser",
      "plug-and-play deconvolution (HQS, the denoiser as prior) with the blur kernel estimated from the photo"),
     ("band", "network", "gir-expert-band",

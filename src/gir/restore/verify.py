@@ -42,6 +42,14 @@ structure** (rule 4): noise does not know where a photo's edges are, so the resi
 noise is about as strong on the output's edges as on its flat areas, while one that removed text, lines or
 texture leaves it on the edges (:func:`edge_residual_ratio` above :data:`EDGE_RATIO`).
 
+A brightening step (low light) is also undone when it **revealed more artefacts than scene** (rule 5):
+its output's NIQE (:func:`gir.metrics.niqe.niqe`, read at most :data:`NIQE_SIDE` px on the long side) is more
+than :data:`NIQE_RISE` above its input's. The analyzer cannot judge this: on LIME's night map of city lights
+(`6.png`), a near-black background of JPEG blocks, the brightened output read clean 0.68 while its NIQE rose
+from 4.3 to 10.2 (BRISQUE 10 to 58). On held-out photos darkened here, where brightening gained 2-12 dB,
+NIQE rose at most 0.52; on the other eleven LIME and LOL photos at most 0.10
+(``benchmarks/brighten_artefacts.py``).
+
 This is what "do no harm" can check without the clean image: the analyzer, the tone check and, where the
 expert has one, the degradation model are the judges, so a step whose output the analyzer cannot tell from its
 input is not kept.
@@ -84,6 +92,8 @@ CONSISTENT_FACTOR = 1.25  # rule 0: residual RMS at most this times the noise le
 # the grossly wrong lengths that a larger slack would let through.
 CONSISTENT_SLACK = 2.0
 MIN_DROP_CONSISTENT = 0.05  # rule 1 for steps verified by consistency
+NIQE_RISE = 2.0  # rule 5: a brightening may raise NIQE by at most this ...
+NIQE_SIDE = 512  # ... read on the images shrunk to this long side (NIQE needs at least 192 x 192)
 EDGE_RATIO = 2.0  # rule 4: a denoising residual at most this much stronger on edges than on flat areas (see
 # benchmarks/denoise_structure.py; the calibration is in RESULTS)
 
@@ -216,6 +226,27 @@ def residual_rms(rgb_before: np.ndarray, observed: np.ndarray) -> float:
     return float(np.sqrt(mean_square(np.asarray(rgb_before), np.asarray(observed))) * 255.0)
 
 
+def niqe_rise(rgb_before: np.ndarray, rgb_after: np.ndarray) -> float | None:
+    """NIQE of ``rgb_after`` minus NIQE of ``rgb_before`` (lower NIQE is better, so > 0 is worse), both read
+    shrunk to at most :data:`NIQE_SIDE` px on the long side; None where the image is too small for NIQE."""
+    import cv2
+
+    from gir.metrics.niqe import niqe
+
+    def shrink(img):
+        img = np.ascontiguousarray(np.clip(img, 0.0, 1.0), np.float32)
+        h, w = img.shape[:2]
+        s = NIQE_SIDE / max(h, w)
+        if s < 1:
+            img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        return img
+
+    a, b = shrink(rgb_before), shrink(rgb_after)
+    if min(a.shape[:2]) < 192:
+        return None
+    return float(niqe(b) - niqe(a))
+
+
 def verify(families: Iterable[str], before: Diagnosis, after: Diagnosis, rgb_before: np.ndarray,
            rgb_after: np.ndarray, *, later: Iterable[str] = (), threshold: float = THRESHOLD,
            observed: np.ndarray | None = None, noise: float = 0.0) -> Check:
@@ -247,6 +278,10 @@ def verify(families: Iterable[str], before: Diagnosis, after: Diagnosis, rgb_bef
         if edge > EDGE_RATIO:
             return check(False, f"removed structure: its residual is {edge:.1f}x stronger on edges than on "
                                 f"flat areas (at most {EDGE_RATIO:g})")
+    if "low_light" in families:
+        rise = niqe_rise(rgb_before, rgb_after)
+        if rise is not None and rise > NIQE_RISE:
+            return check(False, f"revealed artefacts: NIQE rose by {rise:.1f} (at most {NIQE_RISE:g})")
     gone = [f for f in families if pb[f] >= threshold and (pa[f] < min(GONE_BELOW, threshold)
                                                            or mask_gone(f, before, after))]
     drop = sum(pb[f] - pa[f] for f in families)
