@@ -41,11 +41,9 @@ def features(rgb: np.ndarray) -> np.ndarray:
     the :data:`QUANTILES` (dark values spread out), the share under 0.05 and the share over 0.9."""
     import cv2
 
-    img = np.ascontiguousarray(np.clip(rgb, 0.0, 1.0), np.float32)
-    h, w = img.shape[:2]
-    scale = SIDE / max(h, w)
-    if scale < 1:
-        img = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    from gir.data.patches import fit_side
+
+    img = fit_side(np.ascontiguousarray(np.clip(rgb, 0.0, 1.0), np.float32), SIDE)
     luma = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).ravel()
     stats = [luma.mean(), *np.quantile(luma, QUANTILES)]
     return np.array([*np.sqrt(np.maximum(stats, 0.0)), (luma < 0.05).mean(), (luma > 0.9).mean()], np.float64)
@@ -83,7 +81,8 @@ def fuse_exposure(diag, p: float) -> None:
     f.strength["p_exposure"] = round(float(p), 4)
     if p > f.p:
         f.p = float(p)
-        f.source = "network + exposure" if "exposure" not in f.source else f.source
+        if "exposure" not in f.source:
+            f.source += " + exposure"
     diag.clean = min(diag.clean, 1.0 - float(p))
 
 
@@ -97,8 +96,7 @@ def training_set(roots, seed: int = 0, side: int = 384) -> tuple[np.ndarray, np.
     is (0), under one of :data:`OTHER_OPS` (0), two random :data:`CROP`-px crops of it (0: a dark part of a
     normally exposed photo is not low light), and through each of :data:`DARK_OPS` with random parameters,
     half of them followed by camera noise or JPEG (1), with a crop of the first (1)."""
-    import cv2
-
+    from gir.data.patches import fit_side
     from gir.degradations.base import OPS
     from gir.io import read_rgb
 
@@ -120,11 +118,7 @@ def training_set(roots, seed: int = 0, side: int = 384) -> tuple[np.ndarray, np.
 
     x, y = [], []
     for f in files:
-        img = read_rgb(f)
-        h, w = img.shape[:2]
-        s = side / max(h, w)
-        if s < 1:
-            img = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        img = fit_side(read_rgb(f), side)
         darks = []
         for name in DARK_OPS:
             dark = draw(img, name)

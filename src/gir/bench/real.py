@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from gir.batch import BatchReport
+from gir.data.patches import fit_side  # noqa: F401  (also gir.bench.real.fit_side for the benchmarks)
 from gir.errors import GirError
 from gir.io import atomic_write
 
@@ -51,18 +52,6 @@ class RealResult:
     out_dir: Path
     scores: list[PhotoScore]
     report: BatchReport = field(default_factory=BatchReport)
-
-
-def fit_side(img: np.ndarray, max_side: int | None) -> np.ndarray:
-    """``img`` downscaled (area) so that max(H, W) <= ``max_side``; unchanged when already small or 0/None."""
-    import cv2
-
-    h, w = img.shape[:2]
-    if not max_side or max(h, w) <= max_side:
-        return img
-    s = max_side / max(h, w)
-    size = (max(1, round(w * s)), max(1, round(h * s)))
-    return np.clip(cv2.resize(img, size, interpolation=cv2.INTER_AREA), 0, 1).astype(np.float32)
 
 
 def safe_niqe(img: np.ndarray, model=None) -> float:

@@ -1,4 +1,5 @@
-"""Patch geometry: random and centre crops, flips / 90-degree rotations, 8-bit quantisation, HWC -> CHW.
+"""Patch geometry: random and centre crops, flips / 90-degree rotations, 8-bit quantisation, HWC -> CHW, and
+an image shrunk to a longest side (:func:`fit_side`).
 
 Functions taking a list of arrays apply the same window / transform to each (LQ and GT of a pair, an image
 and its depth map); arrays share their first two dimensions.
@@ -8,6 +9,18 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+
+
+def fit_side(img: np.ndarray, max_side: int | None) -> np.ndarray:
+    """``img`` downscaled (area) so that max(H, W) <= ``max_side``; unchanged when already small or 0/None."""
+    import cv2
+
+    h, w = img.shape[:2]
+    if not max_side or max(h, w) <= max_side:
+        return img
+    s = max_side / max(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    return np.clip(cv2.resize(img, size, interpolation=cv2.INTER_AREA), 0, 1).astype(np.float32)
 
 
 def pad_to(img: np.ndarray, size: int) -> np.ndarray:

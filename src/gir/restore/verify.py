@@ -228,23 +228,16 @@ def residual_rms(rgb_before: np.ndarray, observed: np.ndarray) -> float:
 
 def niqe_rise(rgb_before: np.ndarray, rgb_after: np.ndarray) -> float | None:
     """NIQE of ``rgb_after`` minus NIQE of ``rgb_before`` (lower NIQE is better, so > 0 is worse), both read
-    shrunk to at most :data:`NIQE_SIDE` px on the long side; None where the image is too small for NIQE."""
-    import cv2
+    shrunk to at most :data:`NIQE_SIDE` px on the long side; None where NIQE cannot read them (smaller than
+    two of its patches a side, or too flat)."""
+    from gir.data.patches import fit_side
+    from gir.metrics.niqe import NiqeError, niqe
 
-    from gir.metrics.niqe import niqe
-
-    def shrink(img):
-        img = np.ascontiguousarray(np.clip(img, 0.0, 1.0), np.float32)
-        h, w = img.shape[:2]
-        s = NIQE_SIDE / max(h, w)
-        if s < 1:
-            img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-        return img
-
-    a, b = shrink(rgb_before), shrink(rgb_after)
-    if min(a.shape[:2]) < 192:
+    try:
+        return float(niqe(fit_side(np.clip(rgb_after, 0.0, 1.0), NIQE_SIDE))
+                     - niqe(fit_side(np.clip(rgb_before, 0.0, 1.0), NIQE_SIDE)))
+    except NiqeError:
         return None
-    return float(niqe(b) - niqe(a))
 
 
 def verify(families: Iterable[str], before: Diagnosis, after: Diagnosis, rgb_before: np.ndarray,
