@@ -9,6 +9,7 @@ the clean photo's than the fidelity output's. Real photos (RNI15, no ground trut
 fidelity and perceptual.
 
     python benchmarks/perceptual.py --twin runs/experts/denoiser_gan/models/net_latest.safetensors
+    python benchmarks/perceptual.py --twin jpeg=runs/experts/jpeg_camera_gan/models/net_latest.safetensors
     python benchmarks/perceptual.py --append benchmarks/RESULTS.md --sheet docs/perceptual.jpg   # JPEG or PNG by suffix
 """
 from __future__ import annotations
@@ -76,7 +77,9 @@ def main() -> None:
     from gir.restore.pipeline import Pipeline
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--twin", help="the denoiser's perceptual twin (default: the shipped gir-denoiser-gan)")
+    ap.add_argument("--twin", action="append", default=[], metavar="[EXPERT=]WEIGHTS",
+                    help="an expert's perceptual twin instead of the shipped one (EXPERT default: denoise); "
+                         "repeatable")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sheet", type=Path, help="an image of clean | input | fidelity | perceptual | trust crops "
                                                "(the denoising step alone)")
@@ -85,11 +88,12 @@ def main() -> None:
     shared = shared_or_skip(args.threads)
     fid = Pipeline(device="cpu")
     per = Pipeline(device="cpu", mode="perceptual")
-    if args.twin:
-        per.experts["denoise"].twin = args.twin
-    twin = per.experts["denoise"].twin
-    if twin is None:
-        print("skipped: no perceptual twin shipped or given (--twin)")
+    for item in args.twin:
+        name, _, weights = item.rpartition("=")
+        per.experts[name or "denoise"].twin = weights
+    twins = {n: Path(str(e.twin)).name for n, e in per.experts.items() if getattr(e, "twin", None) is not None}
+    if "denoise" not in twins:
+        print("skipped: no perceptual twin of the denoiser shipped or given (--twin)")
         return
     rows, wins, within, sheet = [], 0, 0, []
     erows, ewins, ewithin = [], 0, 0
@@ -115,8 +119,9 @@ def main() -> None:
         erows.append(f"| {name} | {p[0]:.2f} | {ep[0]:.2f} | {ep[1]:.2f} | {d[0]:.1f} | {ed[0]:.1f} | {ed[1]:.1f} | "
                      f"{'yes' if ecloser else 'no'} | {e_p.mean_trust:.0%} |")
     n = len(rows)
-    lines = [f"`python benchmarks/perceptual.py{' --twin ' + args.twin if args.twin else ''}`, "
-             f"{datetime.now():%Y-%m-%d %H:%M}, {platform.machine()}, {args.threads} threads, twin `{Path(str(twin)).name}`. "
+    lines = [f"`python benchmarks/perceptual.py{''.join(' --twin ' + t for t in args.twin)}`, "
+             f"{datetime.now():%Y-%m-%d %H:%M}, {platform.machine()}, {args.threads} threads, twins "
+             f"{', '.join(f'{n} `{w}`' for n, w in twins.items())}. "
              f"Synthetic camera pairs (numpy Poisson-Gaussian in linear light, correlated, Pillow JPEG 75-95) of "
              f"scikit-image photos; detail = Laplacian energy x 1e4.", "",
              "| pair | input dB | fidelity dB | perceptual dB | detail clean | input | fidelity | perceptual | "

@@ -412,6 +412,17 @@ def test_veiled_samples_keep_the_veil_in_the_target(clean_dir):
         _single(clean_dir, veiled=0.5, veil_strength=[0.1])
 
 
+def test_gray_samples_have_a_grey_target_and_colour_noise(clean_dir):
+    plain, grey = _single(clean_dir, seed=5), _single(clean_dir, seed=5, gray=1.0)
+    for i in range(4):
+        p, g = plain[i], grey[i]
+        assert p["recipe"] == g["recipe"]
+        assert np.array_equal(g["gt"][0], g["gt"][1]) and np.array_equal(g["gt"][1], g["gt"][2])
+        assert not np.array_equal(p["gt"][0], p["gt"][1])  # the photos themselves are in colour
+        noise = g["lq"] - g["gt"]
+        assert np.abs(noise[0] - noise[1]).mean() > 0.001  # the noise keeps its own colour
+
+
 @pytest.mark.parametrize("config", sorted((Path(__file__).parent.parent / "configs").glob("*.yaml")),
                          ids=lambda p: p.name)
 def test_every_shipped_config_loads_and_its_sampler_draws(config):

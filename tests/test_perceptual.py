@@ -13,7 +13,7 @@ from gir.restore.experts import ClassicalExpert
 from gir.restore.fusion import artifact_map, fuse, structure_map, trust_map, trust_thumbnail
 from gir.restore.pipeline import Pipeline
 
-from test_pipeline import FakeAnalyzer
+from test_pipeline import FakeAnalyzer, diag
 
 
 def _text_card(noise: float = 0.0, seed: int = 0) -> np.ndarray:
@@ -137,6 +137,36 @@ def _fake_files_init(self, **kw):
     self.explanation = ""
 
 
+class _Told:
+    """A restorer stand-in that records what it was told and returns its input."""
+
+    def __init__(self, name: str, log: list):
+        self.name, self.log = name, log
+
+    def __call__(self, rgb, progress=False, conditions=None):
+        self.log.append((self.name, dict(conditions or {})))
+        return rgb
+
+
+def test_a_network_twin_is_told_what_the_fidelity_network_is_told():
+    from gir.restore.experts import DenoiserExpert, NetworkExpert
+
+    log: list = []
+    rgb = np.zeros((8, 8, 3), np.float32)
+    jpeg = NetworkExpert("jpeg", ("jpeg",), "network", "t", model="fid")
+    assert jpeg.perceptual(rgb) is None  # no twin: fidelity only
+    jpeg.twin = "per"
+    jpeg._make_restorer = lambda model: _Told(model, log)  # instead of loading weights
+    jpeg(rgb, strengths={"jpeg.quality": 30.0})
+    jpeg.perceptual(rgb, strengths={"jpeg.quality": 30.0})
+    den = DenoiserExpert("denoise", ("noise",), "denoiser", "t", model="fid", twin="per")
+    den._make_restorer = lambda model: _Told(model, log)
+    den(rgb, strengths={"noise.sigma": 12.0, "jpeg.quality": 30.0})
+    den.perceptual(rgb, strengths={"noise.sigma": 12.0, "jpeg.quality": 30.0})
+    assert log == [("fid", {"jpeg.quality": 30.0}), ("per", {"jpeg.quality": 30.0}),
+                   ("fid", {"noise.sigma": 12.0}), ("per", {"noise.sigma": 12.0})]
+
+
 # ------------------------------------------------------------------------------------ training a twin
 def test_features_loss_is_zero_on_the_target_and_grows_with_damage():
     torch = pytest.importorskip("torch")
@@ -181,4 +211,36 @@ def test_the_shipped_denoiser_has_its_twin_and_it_runs():
     noisy = _text_card(noise=0.08)
     twin = expert.perceptual(noisy, strengths={"noise.sigma": 20.0})
     assert twin.shape == noisy.shape and np.abs(twin - noisy).mean() > 0.01  # it denoises
-    assert shipped_experts({"device": "cpu"}, use=["jpeg"])["jpeg"].perceptual(noisy) is None  # no twin there
+    assert shipped_experts({"device": "cpu"}, use=["band"])["band"].perceptual(noisy) is None  # no twin there
+
+
+class _JpegAnalyzer:
+    """Reads JPEG quality 30 on anything (so the pipeline plans one JPEG step)."""
+
+    def __call__(self, rgb, jpeg=None, file=None):
+        return diag(0.0, jpeg=(0.95, {"quality": 30.0}))
+
+
+def test_the_shipped_jpeg_twin_never_changes_text():
+    """Rendered text saved by Pillow at JPEG quality 30, through the shipped JPEG expert and its twin: the
+    perceptual result equals the fidelity one on every ink pixel (and a margin around it)."""
+    import io
+
+    from PIL import Image
+
+    from gir.models.shipped import is_shipped
+    from gir.restore.experts import TWINS, shipped_experts
+
+    if "jpeg" not in TWINS or not (is_shipped("gir-expert-jpeg") and is_shipped(TWINS["jpeg"])):
+        pytest.skip("the JPEG expert or its twin is not installed")
+    buf = io.BytesIO()
+    Image.fromarray(np.round(_text_card() * 255).astype(np.uint8)).save(buf, "JPEG", quality=30)
+    card = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"), np.float32) / 255.0
+    outs = {}
+    for mode in ("fidelity", "perceptual"):
+        experts = shipped_experts({"device": "cpu", "tile": 0, "ensemble": 1}, use=["jpeg"])
+        pipe = Pipeline(analyzer=_JpegAnalyzer(), experts=experts, device="cpu", mode=mode, verify=False)
+        outs[mode] = pipe.run(card)
+    assert outs["perceptual"].trust is not None and outs["fidelity"].records
+    ink = cv2.dilate((_text_card().mean(axis=2) < 0.5).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    np.testing.assert_array_equal(outs["perceptual"].image[ink], outs["fidelity"].image[ink])

@@ -144,6 +144,18 @@ def test_verify_undoes_a_step_that_did_not_help():
     assert not check.kept and "did not help" in check.why
 
 
+def test_a_jpeg_step_that_removed_the_noise_it_was_read_as_helped():
+    """The analyzer reads a JPEG of fine texture as noise (policy ``removes_too``): a JPEG step whose own
+    family barely falls helped when the noise read before is gone; not when no noise was read, nor for a
+    step of another family."""
+    x = _img()
+    check = verify(["jpeg"], diag(0.0, jpeg=0.11, noise=0.97), diag(0.9, jpeg=0.02, noise=0.0), x, x)
+    assert check.kept and check.why == "helped: jpeg 11% -> 2%, noise 97% -> 0%"
+    assert not verify(["jpeg"], diag(0.0, jpeg=0.11, noise=0.97), diag(0.0, jpeg=0.02, noise=0.6), x, x).kept
+    assert not verify(["jpeg"], diag(0.0, jpeg=0.11), diag(0.9, jpeg=0.02), x, x).kept
+    assert not verify(["resize"], diag(0.0, resize=0.55, noise=0.9), diag(0.9, resize=0.54), x, x).kept
+
+
 def test_band_limit_families_need_a_smaller_drop():
     """The analyzer's evidence of down-sampling and ringing falls less when restored (calibrated in
     benchmarks/verify_calibration.py): a drop of 0.06 keeps a band step, not a noise step."""

@@ -149,3 +149,9 @@ def paint_structure(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     y, x = int(rng.integers(0, h - rh + 1)), int(rng.integers(0, w - rw + 1))
     out[y:y + rh, x:x + rw] = canvas[y:y + rh, x:x + rw]
     return out
+
+
+def to_gray(img: np.ndarray) -> np.ndarray:
+    """uint8 HxWx3 ``img`` made grey: its Rec. 601 luma, rounded, in all three channels."""
+    y = np.rint(img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    return np.repeat(np.clip(y, 0, 255).astype(np.uint8)[..., None], 3, axis=2)

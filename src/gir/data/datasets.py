@@ -17,7 +17,9 @@ image-level context sees around the patch, as it sees the rest of a photo around
 painted into the clean region (:func:`gir.data.content.paint_flat_regions`) before it is degraded; then with
 ``veiled`` q > 0 one more, and with probability q the clean region is veiled (:func:`gir.data.content.veil`);
 then with ``structures`` r > 0 one more, and with probability r thin regular structure (stripes, grids,
-fences, text, line art) is drawn into it (:func:`gir.data.content.paint_structure`).
+fences, text, line art) is drawn into it (:func:`gir.data.content.paint_structure`); then with ``gray`` g > 0
+one more, and with probability g the clean region is made grey (its luma in all three channels) before it is
+degraded, so that a network sees grey photos, whose texture has no colour, beside colour noise.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from gir.data.content import VEIL_STRENGTH, paint_flat_regions, paint_structure, veil
+from gir.data.content import VEIL_STRENGTH, paint_flat_regions, paint_structure, to_gray, veil
 from gir.data.errors import ConfigError
 from gir.data.folders import IMAGE_SUFFIXES, ImageCache, list_images, read_uint8
 from gir.data.pairs import pair_seed
@@ -82,7 +84,7 @@ class DegradedFolder:
                  recursive: bool = True, suffixes: Sequence[str] = IMAGE_SUFFIXES,
                  max_images: int | None = None, cache: bool = True, context_margin: int = 0,
                  flat_regions: float = 0.0, veiled: float = 0.0, veil_strength: Sequence[float] = VEIL_STRENGTH,
-                 structures: float = 0.0, key: str = "data.train"):
+                 structures: float = 0.0, gray: float = 0.0, key: str = "data.train"):
         main = (list_images(roots, suffixes, recursive, f"{key}.roots", max_images)
                 if roots or sampler.uses_main_pool else [])
         extra = [list_images(r, suffixes, recursive, f"{key}: task roots", max_images) for r in sampler.pools]
@@ -95,6 +97,7 @@ class DegradedFolder:
         self.quantize_lq, self.scene_depth = quantize_lq, scene_depth
         self.context_margin = int(context_margin)
         self.flat_regions, self.veiled, self.structures = float(flat_regions), float(veiled), float(structures)
+        self.gray = float(gray)
         self.veil_strength = _strength_range(veil_strength, f"{key}.veil_strength")
         self.depths = DepthCache()
 
@@ -117,6 +120,8 @@ class DegradedFolder:
             arrays[0] = veil(arrays[0], rng, self.veil_strength)
         if self.structures > 0 and rng.random() < self.structures:
             arrays[0] = paint_structure(arrays[0], rng)
+        if self.gray > 0 and rng.random() < self.gray:
+            arrays[0] = to_gray(arrays[0])
         gt = to_float(arrays[0])
         depth = np.ascontiguousarray(arrays[1], dtype=np.float32) if use_depth else None
         lq = draw.recipe.apply(gt, depth=depth)
@@ -237,6 +242,7 @@ def build_train_set(section: dict, seed: int, patch_size: int, key: str = "data.
                                     flat_regions=section.get("flat_regions", 0.0),
                                     veiled=section.get("veiled", 0.0),
                                     structures=section.get("structures", 0.0),
+                                    gray=section.get("gray", 0.0),
                                     veil_strength=section.get("veil_strength", VEIL_STRENGTH), **common, key=key)
 
 

@@ -129,7 +129,9 @@ class NetworkExpert(Expert):
 
     model: object = None
     options: dict = field(default_factory=dict)
+    twin: object = None  # the perceptual twin's weights (:data:`TWINS`), for --mode perceptual
     _restorer: object = field(default=None, init=False, repr=False)
+    _twin: object = field(default=None, init=False, repr=False)
 
     @property
     def restorer(self):
@@ -143,12 +145,25 @@ class NetworkExpert(Expert):
 
         return Restorer(model, impulse_repair=False, **self.options)
 
+    def conditions(self, strengths: Mapping[str, float] | None) -> Mapping[str, float] | None:
+        """What the network is told, from the strengths the analysis measured (all of them by default)."""
+        return strengths
+
     def __call__(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
                  ) -> Image:
-        return self.restorer(rgb, progress=progress, conditions=strengths)
+        return self.restorer(rgb, progress=progress, conditions=self.conditions(strengths))
 
     def passes(self, height: int, width: int) -> int:
         return self.restorer.passes(height, width)
+
+    def perceptual(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
+                   ) -> Image | None:
+        """The twin (``twin``) told what the fidelity network is told; None where no twin is set."""
+        if self.twin is None:
+            return None
+        if self._twin is None:
+            self._twin = self._make_restorer(self.twin)
+        return self._twin(rgb, progress=progress, conditions=self.conditions(strengths))
 
 
 # A denoising told the right level leaves a residual (input - output) whose RMS is 0.87-1.01 times that level
@@ -192,15 +207,16 @@ class DenoiserExpert(NetworkExpert):
     (JPEG, resampling) the residual under-reads the level: in the GIR suite three tasks lost 0.36-0.51 dB and one
     gained 1.32 (mean unchanged), on RNI15 one photo's NIQE improved and one's worsened. So it is not on."""
 
-    twin: object = None  # the perceptual twin's weights (``gir-denoiser-gan``), for --mode perceptual
     refit: bool = False
-    _twin: object = field(default=None, init=False, repr=False)
     _refit: object = field(default=None, init=False, repr=False)
+
+    def conditions(self, strengths: Mapping[str, float] | None) -> Mapping[str, float]:
+        return {"noise.sigma": _sigma(strengths)}
 
     def __call__(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
                  ) -> Image:
         sigma = _sigma(strengths)
-        out = self.restorer(rgb, progress=progress, conditions={"noise.sigma": sigma})
+        out = self.restorer(rgb, progress=progress, conditions=self.conditions(strengths))
         self._refit = None
         if not self.refit or sigma < REFIT_MIN:
             return out
@@ -223,14 +239,6 @@ class DenoiserExpert(NetworkExpert):
         from gir.restore.operators import expected_clipped
 
         return expected_clipped(restored, _sigma(strengths))
-
-    def perceptual(self, rgb: Image, progress: bool | str = False, strengths: Mapping[str, float] | None = None
-                   ) -> Image | None:
-        if self.twin is None:
-            return None
-        if self._twin is None:
-            self._twin = self._make_restorer(self.twin)
-        return self._twin(rgb, progress=progress, conditions={"noise.sigma": _sigma(strengths)})
 
 
 @dataclass
@@ -402,7 +410,7 @@ SHIPPED: tuple[tuple[str, str, object, str], ...] = (
 )
 
 
-TWINS: dict[str, str] = {"denoise": "gir-denoiser-gan"}
+TWINS: dict[str, str] = {"denoise": "gir-denoiser-gan", "jpeg": "gir-expert-jpeg-gan"}
 
 
 def shipped_experts(options: Mapping | None = None, *, use: Sequence[str] | None = None) -> dict[str, Expert]:

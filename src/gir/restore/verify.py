@@ -10,7 +10,8 @@ After an expert runs, the output is analysed again and compared with the analysi
    removed; calibrated on training photos at the ops' full random ranges, ``benchmarks/verify_calibration.py``:
    from a drop of 0.05 on, no kept step harmed, the worst -0.04 dB). A family with a detector (scratches)
    is also gone when the detector, sure before, no longer finds it (:func:`mask_gone`), whatever the network
-   still reads;
+   still reads. A family the step's expert also removes (the policy's ``removes_too``: noise under JPEG) counts
+   as the step's where it was detected before;
 2. **it introduced a degradation**: a family that was absent before (p < :data:`ABSENT`) is detected after it
    (p >= the threshold) and is not one the plan restores later (``later``): a denoiser that erases texture
    shows up as blur, which the deblurring expert may legitimately reveal only when it comes later; noise
@@ -76,6 +77,7 @@ TONAL_FAMILIES = frozenset(p.family for p in POLICY if p.tonal)
 REVEALS = {p.family: p.reveals for p in POLICY if p.reveals}
 CLIPPED_FAMILIES = frozenset(p.family for p in POLICY if p.clipped)
 MASK_P = {p.family: p.mask_p for p in POLICY if p.mask_p}
+REMOVES_TOO = {p.family: p.removes_too for p in POLICY if p.removes_too}
 AREA_LEFT = 0.2  # a detector's family is gone when its marked area fell to this share and its p let go,
 MASK_SURE = 0.9  # ... where the detector's own p was at least this before (a clean astronaut with 0.16% of
 # its pixels marked, p_mask 0.35, had its marks "filled away" and kept without it)
@@ -275,10 +277,12 @@ def verify(families: Iterable[str], before: Diagnosis, after: Diagnosis, rgb_bef
         rise = niqe_rise(rgb_before, rgb_after)
         if rise is not None and rise > NIQE_RISE:
             return check(False, f"revealed artefacts: NIQE rose by {rise:.1f} (at most {NIQE_RISE:g})")
-    gone = [f for f in families if pb[f] >= threshold and (pa[f] < min(GONE_BELOW, threshold)
-                                                           or mask_gone(f, before, after))]
+    also = tuple(sorted({f for fam in families for f in REMOVES_TOO.get(fam, ())
+                         if f not in families and pb[f] >= threshold}))
+    gone = [f for f in families + also if pb[f] >= threshold and (pa[f] < min(GONE_BELOW, threshold)
+                                                                  or mask_gone(f, before, after))]
     drop = sum(pb[f] - pa[f] for f in families)
-    changes = ", ".join(f"{f} {pb[f]:.0%} -> {pa[f]:.0%}" for f in families)
+    changes = ", ".join(f"{f} {pb[f]:.0%} -> {pa[f]:.0%}" for f in families + also)
     need = MIN_DROP_CONSISTENT if residual is not None else min_drop(families)
     if not gone and drop < need:
         return check(False, f"did not help: {changes}")

@@ -81,6 +81,9 @@ SCHEMA: dict[str, Any] = {
                             doc="probability that thin regular structure (stripes, grids, fences, text, line "
                                 "art) is drawn into a clean patch before degradation, so it is not taken for "
                                 "damage or rain"),
+            "gray": F(0.0, "float", min=0.0, max=1.0,
+                      doc="probability that a clean patch is made grey (its luma in R, G and B) before "
+                          "degradation, so the net sees grey texture beside colour noise"),
             "veil_strength": F(list(VEIL_STRENGTH), "list",
                                doc="[low, high] of the veil's weight a: (1 - a) img + a c"),
             "single": {
