@@ -1,6 +1,7 @@
 """Do no harm on clean photos saved as JPEG: `gir restore` (default) on 256-px tiles of scikit-image's bundled
-photos and textures (never trained on; the tiles of ``benchmarks/analyzer_bars.py``), each saved by Pillow at
-a JPEG quality. The only degradation is the JPEG save, so an output under its input's PSNR is harm. For each
+photos and textures (never trained on; the tiles of ``benchmarks/analyzer_bars.py``) and on the five thin-structure
+images of ``benchmarks/heldout_restore.py`` (fence, blinds, window grid, fine text, line art), each saved by Pillow
+at a JPEG quality. The only degradation is the JPEG save, so an output under its input's PSNR is harm. For each
 quality: the mean gain over the input, how many tiles end worse than their input (by more than 0.05 dB), and
 the worst ones with the steps that ran.
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from _report import emit
 from analyzer_bars import DOCUMENTS, tiles
-from heldout_restore import jpeg, quantise, skimage_images
+from heldout_restore import jpeg, quantise, skimage_images, structure_images
 
 HARM_DB = 0.05  # an output this much under its input's PSNR counts as worse
 
@@ -59,7 +60,7 @@ def main() -> None:
     pipe = Pipeline(device="cpu")
     if args.jpeg_expert:
         pipe.experts["jpeg"].model = args.jpeg_expert
-    data = clean_tiles()
+    data = clean_tiles() + [(name, u8.astype(np.float32) / 255.0) for name, u8 in structure_images()]
     rows, worst = [], []
     for q in args.quality:
         gains, harmed = [], []
@@ -76,10 +77,11 @@ def main() -> None:
     text = "\n".join([
         f"`python benchmarks/jpeg_clean_texture.py{' --jpeg-expert ' + args.jpeg_expert if args.jpeg_expert else ''}"
         f"`, {datetime.now():%Y-%m-%d %H:%M}, {platform.machine()}, {args.threads} threads. Clean 256-px tiles of "
-        f"scikit-image's photos and textures saved by Pillow's JPEG, through `gir restore` (default).", "",
-        "| quality | tiles | mean gain over the input (dB) | worse than the input | worst (dB) |",
+        f"scikit-image's photos and textures and five thin-structure images saved by Pillow's JPEG, through "
+        f"`gir restore` (default).", "",
+        "| quality | images | mean gain over the input (dB) | worse than the input | worst (dB) |",
         "|---|---|---|---|---|", *rows, "",
-        "| quality | tile | gain (dB) | steps |", "|---|---|---|---|", *worst])
+        "| quality | image | gain (dB) | steps |", "|---|---|---|---|", *worst])
     emit(text, args.append)
 
 

@@ -154,6 +154,12 @@ def test_a_jpeg_step_that_removed_the_noise_it_was_read_as_helped():
     assert not verify(["jpeg"], diag(0.0, jpeg=0.11, noise=0.97), diag(0.0, jpeg=0.02, noise=0.6), x, x).kept
     assert not verify(["jpeg"], diag(0.0, jpeg=0.11), diag(0.9, jpeg=0.02), x, x).kept
     assert not verify(["resize"], diag(0.0, resize=0.55, noise=0.9), diag(0.9, resize=0.54), x, x).kept
+    # the noise it removed lay on edges: 4-px bars beside a flat area, smoothed (structure, not noise)
+    bars = np.repeat(np.tile(np.repeat(np.array([0.2, 0.8], np.float32), 4), 8)[None, :, None], 64, 0).repeat(3, 2)
+    bars[:, :16] = 0.5
+    smoothed = cv2.GaussianBlur(bars, (0, 0), 1.0)
+    check = verify(["jpeg"], diag(0.0, jpeg=0.11, noise=0.97), diag(0.9, jpeg=0.02, noise=0.0), bars, smoothed)
+    assert not check.kept and "structure, not noise" in check.why
 
 
 def test_band_limit_families_need_a_smaller_drop():

@@ -11,7 +11,8 @@ After an expert runs, the output is analysed again and compared with the analysi
    from a drop of 0.05 on, no kept step harmed, the worst -0.04 dB). A family with a detector (scratches)
    is also gone when the detector, sure before, no longer finds it (:func:`mask_gone`), whatever the network
    still reads. A family the step's expert also removes (the policy's ``removes_too``: noise under JPEG) counts
-   as the step's where it was detected before;
+   as the step's where it was detected before, when the residual passes rule 4's test (below): a JPEG step
+   credited only with noise it removed from fine text, whose residual lies on the strokes, did not help;
 2. **it introduced a degradation**: a family that was absent before (p < :data:`ABSENT`) is detected after it
    (p >= the threshold) and is not one the plan restores later (``later``): a denoiser that erases texture
    shows up as blur, which the deblurring expert may legitimately reveal only when it comes later; noise
@@ -286,6 +287,11 @@ def verify(families: Iterable[str], before: Diagnosis, after: Diagnosis, rgb_bef
     need = MIN_DROP_CONSISTENT if residual is not None else min_drop(families)
     if not gone and drop < need:
         return check(False, f"did not help: {changes}")
+    if drop < need and not set(gone) & set(families):  # helped only by the noise it also removed: rule 4
+        edge = edge_residual_ratio(rgb_before, observed if observed is not None else rgb_after)
+        if edge > EDGE_RATIO:
+            return check(False, f"did not help: {changes}; the noise it removed lay on edges ({edge:.1f}x "
+                                f"stronger than on flat areas, at most {EDGE_RATIO:g}): structure, not noise")
     later = set(later).union(*(REVEALS.get(f, ()) for f in families))
     new = [f for f in pa if f not in families and f not in later and pb[f] < ABSENT and pa[f] >= threshold]
     if new:
