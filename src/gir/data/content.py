@@ -152,6 +152,7 @@ def paint_structure(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def to_gray(img: np.ndarray) -> np.ndarray:
-    """uint8 HxWx3 ``img`` made grey: its Rec. 601 luma, rounded, in all three channels."""
-    y = np.rint(img.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
-    return np.repeat(np.clip(y, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    """uint8 HxWx3 ``img`` made grey: its Rec. 601 luma (OpenCV's RGB -> grey) in all three channels."""
+    import cv2
+
+    return cv2.cvtColor(cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
