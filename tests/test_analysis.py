@@ -220,3 +220,27 @@ def test_shipped_analyzer_finds_noise_and_its_sigma_on_an_image_the_test_makes()
     smooth = cv2.GaussianBlur(clean, (0, 0), 2.0)  # the texture blurred away: no noise left
     assert analyze(smooth).findings["noise"].p < 0.5
     assert analyze(noisy).to_dict() == d.to_dict()  # deterministic
+
+
+def test_hard_clean_windows_cover_the_photo_and_are_mined_deterministically(tiny_run, tmp_path):
+    """gir.training.hard_clean: a stride-``size`` grid flush with the edges; a window is written (with its
+    margin) where a mined family reaches the threshold, and the same inputs write the same files."""
+    from gir.analysis.analyze import Analyzer
+    from gir.io import read_rgb
+    from gir.training.hard_clean import mine, windows
+
+    assert windows(100, 70, 32) == [(y, x) for y in (0, 32, 64, 68) for x in (0, 32, 38)]
+    assert windows(20, 70, 32) == []
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(2):
+        write_image(photos / f"p{i}.png", natural_image(64, 80, seed=50 + i))
+    an = Analyzer(tiny_run / "models" / "net_latest.safetensors", scratches=None, kernel=None, exposure=False)
+    assert mine([photos], tmp_path / "none", analyzer=an, threshold=1.01) == []
+    found = mine([photos], tmp_path / "all", analyzer=an, threshold=0.0, margin=4)
+    assert len(found) == 2 * len(windows(64, 80, 32)) and {f for _, f, _ in found} <= {"noise", "damage"}
+    first = read_rgb(tmp_path / "all" / "p0_0_0.png")
+    assert first.shape == (36, 36, 3)  # 32 + a 4-px margin on the sides inside the photo
+    assert np.allclose(first, read_rgb(photos / "p0.png")[:36, :36], atol=1 / 255)
+    again = mine([photos], tmp_path / "again", analyzer=an, threshold=0.0, margin=4)
+    assert again == found

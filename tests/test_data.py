@@ -306,6 +306,25 @@ def test_clean_patches_are_the_identity(clean_dir):
     assert s["task"] == "clean" and s["recipe"] == "" and np.array_equal(s["lq"], s["gt"])
 
 
+def test_clean_patches_from_their_own_folder(clean_dir, tmp_path):
+    """``mode: clean`` with ``roots`` draws from those folders only (hard clean examples beside the photos)."""
+    hard = tmp_path / "hard"
+    hard.mkdir()
+    write_image(hard / "h.png", np.full((40, 40, 3), 0.25, np.float32))
+    c = ComposeSamplers([{"mode": "clean", "weight": 1}, {"mode": "clean", "name": "hard", "roots": [str(hard)]}])
+    assert c.pools == [[str(hard)]] and c.uses_main_pool
+    ds = DegradedFolder([clean_dir], c, patch_size=24, seed=3)
+    samples = [ds[i] for i in range(12)]
+    hard_ones = [s for s in samples if s["task"] == "hard"]
+    assert hard_ones and all(np.allclose(s["gt"], 0.25, atol=1 / 255) and np.array_equal(s["lq"], s["gt"])
+                             for s in hard_ones)
+    assert any(not np.allclose(s["gt"], 0.25, atol=1 / 255) for s in samples if s["task"] == "clean")
+    only = DegradedFolder([], CleanPatches(roots=str(hard)), patch_size=24, seed=3)
+    assert np.allclose(only[0]["gt"], 0.25, atol=1 / 255)
+    with pytest.raises(ConfigError, match="roots"):
+        CleanPatches(roots=[])
+
+
 def test_context_margin_degrades_a_region_and_cuts_its_centre(clean_dir):
     ds = DegradedFolder([clean_dir], SingleOp("noise"), patch_size=16, seed=2, context_margin=8)
     s = ds[3]

@@ -164,10 +164,12 @@ class Analyzer:
     ``net_*.safetensors`` works too; without stored calibration its probabilities are uncalibrated).
     ``scratches`` / ``kernel``: the scratch detector and the kernel network fused into the findings ("auto":
     the shipped ones where installed; None: none); ``exposure``: fuse the whole-photo low-light model
-    (:mod:`gir.analysis.exposure`) where its fit is installed."""
+    (:mod:`gir.analysis.exposure`) where its fit is installed; ``flatness``: overrule a noise reading that the
+    photo's exactly flat areas refute (:mod:`gir.analysis.flatness`)."""
 
     def __init__(self, weights: str | os.PathLike | None = None, device: str = "cpu", crops: int = CROPS,
-                 scratches: str | None = "auto", kernel: str | None = "auto", exposure: bool = True):
+                 scratches: str | None = "auto", kernel: str | None = "auto", exposure: bool = True,
+                 flatness: bool = True):
         import torch
 
         from gir.analysis.network import build_analyzer
@@ -204,6 +206,7 @@ class Analyzer:
 
         # low light read from the whole photo (gir.analysis.exposure), where its fitted model is installed
         self.exposure = bool(exposure) and MODEL_PATH.is_file()
+        self.flatness = bool(flatness)
 
     def window_outputs(self, rgb: np.ndarray) -> np.ndarray:
         """Raw network outputs of the image's windows: N x NUM_OUTPUTS."""
@@ -239,6 +242,10 @@ class Analyzer:
                                        self.crops)), file)
         if jpeg is not None:
             fuse_jpeg_tables(diag, jpeg)
+        if self.flatness:
+            from gir.analysis.flatness import flat_share, fuse_flatness
+
+            fuse_flatness(diag, flat_share(rgb))
         if scratches and self.scratches:
             from gir.analysis.scratches import detect, fuse_scratches
 

@@ -337,13 +337,21 @@ class GirChains(TaskSampler):
 
 @TASK_SAMPLERS.register("clean")
 class CleanPatches(TaskSampler):
-    """The identity: the degraded patch is the clean one (an empty recipe)."""
+    """The identity: the degraded patch is the clean one (an empty recipe). ``roots``: draw the patches from
+    these folders instead of ``data.train.roots`` (hard clean examples, :mod:`gir.training.hard_clean`)."""
 
-    def __init__(self, name: str = "clean", key: str = "data.train.clean"):
+    def __init__(self, name: str = "clean", roots: str | Sequence[str] | None = None, key: str = "data.train.clean"):
         self.name = str(name)
+        self.pools = []
+        if roots is not None:
+            roots = [roots] if isinstance(roots, str) else roots
+            if not isinstance(roots, (list, tuple)) or not roots or not all(isinstance(r, str) for r in roots):
+                raise ConfigError(f"{key}.roots: expected a folder or a list of folders")
+            self.pools = [list(roots)]
+        self.uses_main_pool = not self.pools
 
     def draw(self, rng: np.random.Generator) -> TaskDraw:
-        return TaskDraw(self.name, Recipe((), int(rng.integers(_SEED_HIGH))), 0)
+        return TaskDraw(self.name, Recipe((), int(rng.integers(_SEED_HIGH))), 1 if self.pools else 0)
 
     def task_names(self) -> list[str]:
         return [self.name]
