@@ -68,14 +68,14 @@ def noisy_photos(seed: int = 0) -> list[tuple[str, np.ndarray]]:
 
 def overruled(analyzer, rgb: np.ndarray) -> tuple[float, float, float]:
     """(noise p without the check, with it, flat share) of one image."""
-    from gir.analysis.analyze import diagnose
+    from gir.analysis.analyze import THRESHOLD, diagnose
     from gir.analysis.flatness import flat_share, fuse_flatness
 
     seen, _ = diagnose(analyzer, rgb)
     before = seen.findings["noise"].p
     checked = copy.deepcopy(seen)
     share = flat_share(rgb)
-    fuse_flatness(checked, share)
+    fuse_flatness(checked, share, THRESHOLD)
     return before, checked.findings["noise"].p, share
 
 

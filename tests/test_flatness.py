@@ -50,24 +50,24 @@ def test_flat_share_counts_exactly_flat_mid_tone_blocks():
 
 def test_fusion_caps_noise_where_the_photo_is_flat_and_says_why():
     diag = _diag(0.88)
-    fuse_flatness(diag, 0.26)
+    fuse_flatness(diag, 0.26, 0.5)
     assert diag.findings["noise"].p == NOISE_CAP and "exactly flat" in diag.findings["noise"].source
     assert diag.findings["noise"].strength["flat_share"] == pytest.approx(0.26)
     kept = _diag(0.88)
-    fuse_flatness(kept, FLAT_SHARE / 2)
+    fuse_flatness(kept, FLAT_SHARE / 2, 0.5)
     assert kept.findings["noise"].p == 0.88 and kept.findings["noise"].source == "network"
     assert "flat_share" not in kept.findings["noise"].strength  # only a share that counts is reported
     low = _diag(0.1)
-    fuse_flatness(low, 0.9)
+    fuse_flatness(low, 0.9, 0.5)
     assert low.findings["noise"].p == 0.1  # never raised
 
 
 def test_a_hard_jpeg_save_may_have_flattened_the_noise_so_it_is_not_capped():
     hard = _diag(0.9, jpeg=0.95, quality=20.0)
-    fuse_flatness(hard, 0.4)
+    fuse_flatness(hard, 0.4, 0.5)
     assert hard.findings["noise"].p == 0.9
     mild = _diag(0.9, jpeg=0.95, quality=75.0)
-    fuse_flatness(mild, 0.4)
+    fuse_flatness(mild, 0.4, 0.5)
     assert mild.findings["noise"].p == NOISE_CAP
 
 

@@ -245,7 +245,7 @@ class Analyzer:
         if self.flatness:
             from gir.analysis.flatness import flat_share, fuse_flatness
 
-            fuse_flatness(diag, flat_share(rgb))
+            fuse_flatness(diag, flat_share(rgb), THRESHOLD)
         if scratches and self.scratches:
             from gir.analysis.scratches import detect, fuse_scratches
 

@@ -49,13 +49,12 @@ def flat_share(rgb: np.ndarray, block: int = BLOCK) -> float:
     return flat / total if total else 0.0
 
 
-def fuse_flatness(diag, share: float) -> None:
+def fuse_flatness(diag, share: float, threshold: float) -> None:
     """Overrule ``diag``'s noise reading (in place) where ``share`` (:func:`flat_share` of the photo) is at least
     :data:`FLAT_SHARE`: ``noise.p`` becomes at most :data:`NOISE_CAP`, and its source says why. Not applied
-    where the diagnosis reads JPEG (p >= 0.5) at a quality under :data:`JPEG_FLATTENS_BELOW`. From that share
-    on, it is kept in the noise finding's strengths (``flat_share``), capped or not."""
-    from gir.analysis.analyze import THRESHOLD
-
+    where the diagnosis reads JPEG (p >= ``threshold``, the detection threshold) at a quality under
+    :data:`JPEG_FLATTENS_BELOW`. From that share on, it is kept in the noise finding's strengths
+    (``flat_share``), capped or not."""
     if share < FLAT_SHARE:
         return
     f = diag.findings["noise"]
@@ -63,7 +62,7 @@ def fuse_flatness(diag, share: float) -> None:
     jpeg = diag.findings["jpeg"]
     if f.p <= NOISE_CAP:
         return
-    if jpeg.p >= THRESHOLD and jpeg.strength.get("quality", 100.0) < JPEG_FLATTENS_BELOW:
+    if jpeg.p >= threshold and jpeg.strength.get("quality", 100.0) < JPEG_FLATTENS_BELOW:
         return
     f.p = NOISE_CAP
     f.source += f" (capped: {share:.0%} of the mid-tone blocks are exactly flat)"
