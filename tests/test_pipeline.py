@@ -301,6 +301,24 @@ def test_noisy_photo_is_denoised_and_the_step_is_kept():
     assert d["changed"] and d["steps"][0]["kept"] and json.dumps(d)
 
 
+def test_a_grey_photo_comes_back_grey():
+    """An expert that tints its output (colour networks leave 3-5/255 of colour in grey photos) returns a grey
+    photo grey: every step's output is projected onto grey before it is verified; a colour photo is not."""
+    from gir.restore.pipeline import grey, is_grey
+
+    def tinted(rgb):
+        return np.clip(_smooth(rgb) + np.float32([0.02, 0.0, -0.02]), 0, 1)
+
+    g = _photo().mean(axis=2, keepdims=True).repeat(3, axis=2)
+    noisy = np.clip(g + np.random.default_rng(0).normal(0, 0.08, g.shape[:2])[..., None], 0, 1).astype(np.float32)
+    assert is_grey(noisy) and not is_grey(_photo())
+    outcome = _pipeline(noise_fn=tinted).run(noisy)
+    assert outcome.records[0].check.kept and np.ptp(outcome.image, axis=2).max() == 0.0
+    assert np.allclose(outcome.image, grey(tinted(noisy)))
+    colour = np.clip(_photo() + np.random.default_rng(0).normal(0, 0.08, (96, 96, 3)), 0, 1).astype(np.float32)
+    assert np.ptp(_pipeline(noise_fn=tinted).run(colour).image, axis=2).max() > 0.03
+
+
 def test_a_harmful_step_is_undone_and_reported():
     noisy = np.clip(_photo() + np.random.default_rng(1).normal(0, 0.08, (96, 96, 3)), 0, 1).astype(np.float32)
     outcome = _pipeline(noise_fn=_darken).run(noisy)

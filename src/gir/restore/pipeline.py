@@ -12,6 +12,10 @@
 4. :func:`gir.restore.verify.verify` analyses the output again and undoes a step that did not help or did
    harm. After every step the rest of the plan is made again from the latest analysis, so a family that a
    step reveals (blur under noise) is restored when its turn comes.
+
+A grey photo (every pixel within :data:`GREY_TOLERANCE` of grey) comes back grey: each step's output, and the
+upscaled photo, is projected onto grey (the channel mean) before it is verified. The colour networks left up to
+3-5/255 of colour in grey photos saved as JPEG (scikit-image's camera, coins, grass, gravel).
 """
 from __future__ import annotations
 
@@ -139,6 +143,21 @@ def left_behind(step: Step, before: np.ndarray, after: np.ndarray, earlier: floa
     return max(earlier, CHANGE_RESIDUAL * float(np.sqrt(np.mean(d * d)) * 255.0))  # the noise levels the denoiser was trained on (0-255 scale)
 
 
+GREY_TOLERANCE = 1.0 / 255  # a photo whose channels differ by at most this everywhere is grey (8-bit rounding)
+
+
+def is_grey(rgb: np.ndarray) -> bool:
+    """Whether every pixel of ``rgb`` (float HxWx3) has its three channels within :data:`GREY_TOLERANCE`."""
+    a = np.asarray(rgb)
+    return bool(np.all(np.ptp(a, axis=2) <= GREY_TOLERANCE))
+
+
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` projected onto grey: each pixel's channel mean in all three channels (float32)."""
+    m = np.asarray(rgb, np.float32).mean(axis=2, keepdims=True)
+    return np.repeat(m, 3, axis=2)
+
+
 def check_conditions(values: Mapping[str, float] | None) -> dict[str, float]:
     """``--condition`` values for the pipeline's experts (name -> value, names of
     :data:`gir.models.conditioning.CONDITIONS`); a noise level outside :data:`SIGMA_RANGE` is refused."""
@@ -239,6 +258,8 @@ class Pipeline:
         if self.scale > 1:
             showed = tuple(f for f in diagnosis.detected(self.threshold) if f != "resize")
             outcome.image, outcome.upscale = self.upscaler(outcome.image, progress=progress, degraded=showed)
+            if is_grey(rgb):
+                outcome.image = grey(outcome.image)
         outcome.seconds = time.perf_counter() - t0
         return outcome
 
@@ -254,6 +275,7 @@ class Pipeline:
         ran: set[str] = set()
         steps = list(plan.steps)
         left: dict[str, float] = {}  # what kept steps left behind (the noise a denoiser leaves)
+        keep_grey = is_grey(rgb)
         while steps:
             step = steps[0]
             t1 = time.perf_counter()
@@ -263,10 +285,14 @@ class Pipeline:
             if strengths != step.strengths:
                 step = replace(step, strengths=strengths)
             fidelity = expert(current, progress=progress, strengths=step.strengths)
+            if keep_grey:
+                fidelity = grey(fidelity)
             found = expert.measured()  # e.g. a noise level the denoiser's residual showed to be too high
             if found:
                 step = replace(step, strengths={**step.strengths, **found})
             fused = self._perceptual(expert, current, fidelity, step, progress)
+            if fused is not None and keep_grey:
+                fused = replace(fused, image=grey(fused.image))
             note = expert.note()
             # the fused result first; where it is undone, the fidelity result is verified in its place
             for out, trust in ([(fused.image, fused.trust)] if fused is not None else []) + [(fidelity, None)]:
