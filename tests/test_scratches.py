@@ -135,6 +135,24 @@ def test_fusion_sets_the_mask_area_and_probability_and_carries_over():
     assert "area" in doubt.to_dict()["degradations"]["damage"]
 
 
+def test_damage_without_a_single_mark_is_capped():
+    """The network's damage reading needs marks to repair: with an empty mask it is capped (a clean tile of
+    scikit-image's coins read 0.61), with one marked pixel it stands."""
+    from gir.analysis.scratches import NO_MARKS_CAP
+
+    d = _diagnosis(p=0.61)
+    fuse_scratches(d, np.zeros((32, 32), bool))
+    assert d.findings["damage"].p == NO_MARKS_CAP and "marks nothing" in d.findings["damage"].source
+    one = np.zeros((32, 32), bool)
+    one[5, 5] = True
+    d2 = _diagnosis(p=0.61)
+    fuse_scratches(d2, one)
+    assert d2.findings["damage"].p == pytest.approx(0.61)
+    low = _diagnosis(p=0.1)
+    fuse_scratches(low, np.zeros((32, 32), bool))
+    assert low.findings["damage"].p == 0.1  # never raised
+
+
 def test_inpaint_keeps_every_known_pixel_and_fills_a_line_close_to_the_truth():
     img = natural_image(96, 96, seed=5)
     hole = np.zeros((96, 96), bool)

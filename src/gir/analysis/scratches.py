@@ -103,6 +103,11 @@ def fill_mask(mask: np.ndarray, grow: int = DILATE) -> np.ndarray:
 
 
 AGREE = 0.5  # the analyzer network's p(damage) from which the mask's probability counts as the family's
+NO_MARKS_CAP = 0.2
+"""The network's p(damage) where the detector marks no pixel at all: the damage the family stands for
+(scratches, cracks, dust, holes) is marks, and its repair fills the detector's mask, so with none it is not
+there to repair. On a clean tile of scikit-image's `coins` (a photo JPEG-compressed once) the network read
+0.61 with no mark."""
 
 
 def fuse_scratches(diag, mask: np.ndarray) -> None:
@@ -113,7 +118,8 @@ def fuse_scratches(diag, mask: np.ndarray) -> None:
     network's: the detector also marks thin bright structure (text, fences, window grids), which the network,
     trained with such structure as clean, tells from damage. The plan still counts ``p_mask`` when asked to
     repair scratches (``--only damage``: scanned prints, which the network calls clean), and verification
-    always does (:mod:`gir.restore.policy`, ``mask_p``)."""
+    always does (:mod:`gir.restore.policy`, ``mask_p``). Where the detector marks no pixel, p is at most
+    :data:`NO_MARKS_CAP`."""
     f = diag.findings["damage"]
     area = 100.0 * float(mask.mean()) if mask.size else 0.0
     p_map = damage_probability(area)
@@ -125,6 +131,9 @@ def fuse_scratches(diag, mask: np.ndarray) -> None:
         diag.clean = min(diag.clean, 1.0 - p_map)
     if "scratch detector" not in f.source:
         f.source += " + scratch detector"
+    if area == 0.0 and f.p > NO_MARKS_CAP:
+        f.p = NO_MARKS_CAP
+        f.source += " (capped: the detector marks nothing)"
     if f.p < AGREE and p_map >= AGREE:
         diag.notes.append(f"the scratch detector marks {area:.2f}% of the photo, which the analyzer does not "
                           f"call damage (thin bright structure looks alike); --only damage repairs it")
