@@ -24,7 +24,8 @@ MID_TONES = (8.0 / 255, 247.0 / 255)  # blocks whose mean is outside these are l
 FLAT_SHARE = 0.1
 """The share of mid-tone blocks that must be exactly flat before the noise reading is overruled. Clean
 drawings and screenshots are far above it (a drawn grid 0.26, fine text 0.20, RealSRSet's ``ppt3`` and
-``comic3`` 0.20-0.22); the noisiest real photo with flat blocks, RNI15's ``Audrey_Hepburn.jpg``, 0.05."""
+``comic3`` 0.20-0.22); among the real noisy photos the most is RNI15's ``Audrey_Hepburn.jpg``, 0.05, and
+among 520 noisy scikit-image photos that the analyzer reads as noisy, 0."""
 JPEG_FLATTENS_BELOW = 40.0
 NOISE_CAP = 0.2  # the noise probability where the flat blocks overrule it (below the verifier's ABSENT, 0.3)
 
