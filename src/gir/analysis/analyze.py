@@ -210,9 +210,12 @@ class Analyzer:
 
     def window_outputs(self, rgb: np.ndarray) -> np.ndarray:
         """Raw network outputs of the image's windows: N x NUM_OUTPUTS."""
+        return self.outputs(_windows(np.asarray(rgb, np.float32), self.crop, self.crops))
+
+    def outputs(self, wins: np.ndarray) -> np.ndarray:
+        """Raw network outputs of ``wins`` (float32 N x crop x crop x 3): N x NUM_OUTPUTS."""
         import torch
 
-        wins = _windows(np.asarray(rgb, np.float32), self.crop, self.crops)
         x = torch.from_numpy(np.ascontiguousarray(wins.transpose(0, 3, 1, 2))).to(self.device)
         with torch.inference_mode():
             return self.net(x).float().cpu().numpy()
@@ -243,9 +246,10 @@ class Analyzer:
         if jpeg is not None:
             fuse_jpeg_tables(diag, jpeg)
         if self.flatness:
-            from gir.analysis.flatness import flat_share, fuse_flatness
+            from gir.analysis.flatness import NOISE_CAP, flat_share, fuse_flatness
 
-            fuse_flatness(diag, flat_share(rgb), THRESHOLD)
+            if diag.findings["noise"].p > NOISE_CAP:  # the share is read only where there is a reading to check
+                fuse_flatness(diag, flat_share(rgb), THRESHOLD)
         if scratches and self.scratches:
             from gir.analysis.scratches import detect, fuse_scratches
 

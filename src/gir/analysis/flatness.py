@@ -55,7 +55,7 @@ def fuse_flatness(diag, share: float, threshold: float) -> None:
     :data:`FLAT_SHARE`: ``noise.p`` becomes at most :data:`NOISE_CAP`, and its source says why. Not applied
     where the diagnosis reads JPEG (p >= ``threshold``, the detection threshold) at a quality under
     :data:`JPEG_FLATTENS_BELOW`. From that share on, it is kept in the noise finding's strengths
-    (``flat_share``), capped or not."""
+    (``flat_share``), capped or not. The analyzer reads the share only where ``noise.p`` is above the cap."""
     if share < FLAT_SHARE:
         return
     f = diag.findings["noise"]

@@ -40,6 +40,14 @@ class TaskDraw(NamedTuple):
     pool: int  # 0 = the main roots; i > 0 = the i-th extra pool named by :attr:`TaskSampler.pools`
 
 
+def task_roots(roots, key: str) -> list[str]:
+    """A task's own ``roots`` (a folder or a list of folders) as a list; ConfigError naming ``key`` otherwise."""
+    roots = [roots] if isinstance(roots, str) else roots
+    if not isinstance(roots, (list, tuple)) or not roots or not all(isinstance(r, str) for r in roots):
+        raise ConfigError(f"{key}.roots: expected a folder or a list of folders")
+    return list(roots)
+
+
 class TaskSampler:
     """Base class. ``pools``: extra image roots some tasks draw from (index i + 1 in :class:`TaskDraw`)."""
 
@@ -213,10 +221,7 @@ class MixTasks(TaskSampler):
         pool = 0
         roots = item.get("roots")
         if roots is not None:
-            roots = [roots] if isinstance(roots, str) else roots
-            if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots) or not roots:
-                raise ConfigError(f"{key}.roots: expected a folder or a list of folders")
-            self.pools.append(list(roots))
+            self.pools.append(task_roots(roots, key))
             pool = len(self.pools)
         return {"name": str(name), "recipe": recipe, "random": rnd, "params": params, "pool": pool, **amounts}
 
@@ -342,12 +347,7 @@ class CleanPatches(TaskSampler):
 
     def __init__(self, name: str = "clean", roots: str | Sequence[str] | None = None, key: str = "data.train.clean"):
         self.name = str(name)
-        self.pools = []
-        if roots is not None:
-            roots = [roots] if isinstance(roots, str) else roots
-            if not isinstance(roots, (list, tuple)) or not roots or not all(isinstance(r, str) for r in roots):
-                raise ConfigError(f"{key}.roots: expected a folder or a list of folders")
-            self.pools = [list(roots)]
+        self.pools = [task_roots(roots, key)] if roots is not None else []
         self.uses_main_pool = not self.pools
 
     def draw(self, rng: np.random.Generator) -> TaskDraw:

@@ -254,18 +254,21 @@ class Pipeline:
         seen, diagnosis = diagnose(self.analyzer, rgb, file=file, jpeg=jpeg)
         plan = self.plan(diagnosis)
         outcome = Outcome(rgb, diagnosis, plan)
-        outcome.image = self._steps(outcome, rgb, seen, file, progress) if not plan.empty else rgb
+        keep_grey = is_grey(rgb)
+        outcome.image = self._steps(outcome, rgb, seen, file, progress, keep_grey) if not plan.empty else rgb
         if self.scale > 1:
             showed = tuple(f for f in diagnosis.detected(self.threshold) if f != "resize")
             outcome.image, outcome.upscale = self.upscaler(outcome.image, progress=progress, degraded=showed)
-            if is_grey(rgb):
+            if keep_grey:
                 outcome.image = grey(outcome.image)
         outcome.seconds = time.perf_counter() - t0
         return outcome
 
-    def _steps(self, outcome: Outcome, rgb: np.ndarray, seen: Diagnosis, file, progress) -> np.ndarray:
+    def _steps(self, outcome: Outcome, rgb: np.ndarray, seen: Diagnosis, file, progress,
+               keep_grey: bool = False) -> np.ndarray:
         """Run, verify and re-plan the steps of ``outcome.plan`` on ``rgb`` (recording each in ``outcome``);
-        -> the image after the kept steps (``rgb`` itself when none was kept)."""
+        ``keep_grey``: project each step's output onto grey (``rgb`` is grey). -> the image after the kept
+        steps (``rgb`` itself when none was kept)."""
         diagnosis, plan = outcome.diagnosis, outcome.plan
         current = rgb
         planned_from = diagnosis  # the analysis the rest of the plan is made from
@@ -275,7 +278,6 @@ class Pipeline:
         ran: set[str] = set()
         steps = list(plan.steps)
         left: dict[str, float] = {}  # what kept steps left behind (the noise a denoiser leaves)
-        keep_grey = is_grey(rgb)
         while steps:
             step = steps[0]
             t1 = time.perf_counter()

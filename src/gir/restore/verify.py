@@ -215,6 +215,13 @@ def edge_residual_ratio(rgb_before: np.ndarray, observed: np.ndarray) -> float:
     return float((r[top] ** 2).mean() / max(float((r[flat] ** 2).mean()), floor))
 
 
+def _on_edges(rgb_before: np.ndarray, observed: np.ndarray) -> float | None:
+    """Rule 4's test: the :func:`edge_residual_ratio` where it exceeds :data:`EDGE_RATIO` (the step removed
+    structure), else None."""
+    edge = edge_residual_ratio(rgb_before, observed)
+    return edge if edge > EDGE_RATIO else None
+
+
 def cell_noise(sigma: float, scale: int = TONE_SCALE) -> float:
     """The mean |difference| (0-255) that noise of std ``sigma`` alone leaves between an input's cell means and
     their expectation: sqrt(2 / pi) sigma / scale for scale x scale cells. A step judged through its model may
@@ -269,11 +276,9 @@ def verify(families: Iterable[str], before: Diagnosis, after: Diagnosis, rgb_bef
     if residual is not None and residual > CONSISTENT_FACTOR * noise + CONSISTENT_SLACK:
         return check(False, f"does not explain its input: residual {residual:.1f}/255, more than "
                             f"{CONSISTENT_FACTOR:g} x the noise {noise:.1f} + {CONSISTENT_SLACK:g}")
-    if observed is not None and "noise" in families:
-        edge = edge_residual_ratio(rgb_before, observed)
-        if edge > EDGE_RATIO:
-            return check(False, f"removed structure: its residual is {edge:.1f}x stronger on edges than on "
-                                f"flat areas (at most {EDGE_RATIO:g})")
+    if observed is not None and "noise" in families and (edge := _on_edges(rgb_before, observed)):
+        return check(False, f"removed structure: its residual is {edge:.1f}x stronger on edges than on "
+                            f"flat areas (at most {EDGE_RATIO:g})")
     if "low_light" in families:
         rise = niqe_rise(rgb_before, rgb_after)
         if rise is not None and rise > NIQE_RISE:
@@ -287,11 +292,10 @@ def verify(families: Iterable[str], before: Diagnosis, after: Diagnosis, rgb_bef
     need = MIN_DROP_CONSISTENT if residual is not None else min_drop(families)
     if not gone and drop < need:
         return check(False, f"did not help: {changes}")
-    if drop < need and not set(gone) & set(families):  # helped only by the noise it also removed: rule 4
-        edge = edge_residual_ratio(rgb_before, observed if observed is not None else rgb_after)
-        if edge > EDGE_RATIO:
-            return check(False, f"did not help: {changes}; the noise it removed lay on edges ({edge:.1f}x "
-                                f"stronger than on flat areas, at most {EDGE_RATIO:g}): structure, not noise")
+    if (drop < need and not set(gone) & set(families)  # helped only by the noise it also removed: rule 4
+            and (edge := _on_edges(rgb_before, observed if observed is not None else rgb_after))):
+        return check(False, f"did not help: {changes}; the noise it removed lay on edges ({edge:.1f}x "
+                            f"stronger than on flat areas, at most {EDGE_RATIO:g}): structure, not noise")
     later = set(later).union(*(REVEALS.get(f, ()) for f in families))
     new = [f for f in pa if f not in families and f not in later and pb[f] < ABSENT and pa[f] >= threshold]
     if new:

@@ -34,16 +34,11 @@ def windows(h: int, w: int, size: int) -> list[tuple[int, int]]:
 
 
 def window_probabilities(analyzer, rgb: np.ndarray, corners, size: int) -> np.ndarray:
-    """Calibrated probabilities (N x families + clean) of the windows at ``corners``, read one by one as the
-    analyzer reads the windows of a photo."""
-    import torch
-
-    wins = np.stack([rgb[y:y + size, x:x + size] for y, x in corners])
-    x = torch.from_numpy(np.ascontiguousarray(wins.transpose(0, 3, 1, 2))).to(analyzer.device)
-    with torch.inference_mode():
-        out = analyzer.net(x).float().cpu().numpy()
+    """Calibrated probabilities (N x families + clean) of the windows at ``corners``, each read alone
+    (:meth:`gir.analysis.analyze.Analyzer.outputs`)."""
     from gir.analysis.families import FAMILIES
 
+    out = analyzer.outputs(np.stack([rgb[y:y + size, x:x + size] for y, x in corners]))
     return analyzer.calibration.apply(out[:, :len(FAMILIES) + 1])
 
 
